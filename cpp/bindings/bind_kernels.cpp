@@ -1,0 +1,103 @@
+// Kernel-level entry points: ISA queries and single kernel calls (used by tests and `edgeq info`).
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+#include <vector>
+
+#include "backends/backend.h"
+#include "bindings/bindings.h"
+#include "kernels/kernels.h"
+
+namespace py = pybind11;
+
+namespace edgeq {
+namespace {
+
+using U8Array = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+using F32Array = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+const KernelTable& table(const std::string& isa) { return isa.empty() ? kernels() : kernels_for(isa); }
+
+size_t row_bytes_checked(uint32_t type, int64_t n) {
+    const int bs = ggml_block_size(type);
+    if (bs == 0) throw std::invalid_argument("unknown tensor type " + std::to_string(type));
+    if (n <= 0 || n % bs != 0)
+        throw std::invalid_argument(std::string(ggml_type_name(type)) + " rows must be a positive multiple of " +
+                                    std::to_string(bs) + ", got " + std::to_string(n));
+    return (size_t)(n / bs) * ggml_type_size(type);
+}
+
+// data (n_rows * row bytes) -> float (n_rows, n)
+F32Array dequantize(uint32_t type, U8Array data, int64_t n, const std::string& isa) {
+    const KernelTable& t = table(isa);
+    const size_t rb = row_bytes_checked(type, n);
+    if (type >= kNumGgmlTypes || !t.dequantize_row[type])
+        throw std::invalid_argument(std::string("no dequantize kernel for ") + ggml_type_name(type));
+    if (data.size() % rb != 0) throw std::invalid_argument("data is not a whole number of rows");
+    const int64_t rows = data.size() / rb;
+    F32Array out({rows, n});
+    const uint8_t* src = data.data();
+    float* dst = out.mutable_data();
+    for (int64_t r = 0; r < rows; r++) t.dequantize_row[type](src + r * rb, dst + r * n, (int)n);
+    return out;
+}
+
+// x float (n_tok, n) -> the activation bytes (n_tok, act_row_bytes)
+U8Array quantize_act(int act, F32Array x, const std::string& isa) {
+    const KernelTable& t = table(isa);
+    if (act < 0 || act >= kNumActTypes || !t.quantize_act[act]) throw std::invalid_argument("unknown activation type");
+    if (x.ndim() != 2) throw std::invalid_argument("x must be 2-D (n_tok, n)");
+    const int64_t n_tok = x.shape(0), n = x.shape(1);
+    const size_t rb = act_row_bytes((ActType)act, (int)n);
+    U8Array out({n_tok, (int64_t)rb});
+    for (int64_t i = 0; i < n_tok; i++) t.quantize_act[act](x.data() + i * n, out.mutable_data() + i * rb, (int)n);
+    return out;
+}
+
+// Y (n_tok, n_out) = X (n_tok, n_in) @ W^T, W given as GGUF bytes of n_out rows.
+F32Array matmul(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, F32Array x, const std::string& isa) {
+    const KernelTable& t = table(isa);
+    const size_t rb = row_bytes_checked(type, n_in);
+    if (type >= kNumGgmlTypes || !t.matmul[type].fn)
+        throw std::invalid_argument(std::string("no matmul kernel for ") + ggml_type_name(type));
+    if ((size_t)w.size() != rb * n_out) throw std::invalid_argument("weight bytes do not match (n_out, n_in)");
+    if (x.ndim() != 2 || x.shape(1) != n_in) throw std::invalid_argument("x must be (n_tok, n_in)");
+    const MatmulKernel& k = t.matmul[type];
+    const int64_t n_tok = x.shape(0);
+    const size_t xb = act_row_bytes(k.act, (int)n_in);
+    std::vector<uint8_t> xq(xb * n_tok);
+    for (int64_t i = 0; i < n_tok; i++) t.quantize_act[k.act](x.data() + i * n_in, xq.data() + i * xb, (int)n_in);
+    F32Array y({n_tok, n_out});
+    {
+        py::gil_scoped_release release;
+        k.fn(w.data(), rb, xq.data(), xb, y.mutable_data(), (size_t)n_out, (int)n_in, (int)n_tok, 0, (int)n_out);
+    }
+    return y;
+}
+
+}  // namespace
+
+void bind_kernels(py::module_& m) {
+    m.def("isa", [] { return std::string(kernels().name); }, "ISA of the kernel table in use");
+    m.def("compiled_isas", &compiled_isas);
+    m.def("runnable_isas", &runnable_isas);
+    m.def("cpu_features", &cpu_features);
+    m.def("cpu_model_name", &cpu_model_name);
+    m.def("cuda_available", &cuda_available);
+    m.def("cuda_status", &cuda_status);
+    m.def("type_name", [](uint32_t t) { return std::string(ggml_type_name(t)); });
+    m.def("block_size", &ggml_block_size);
+    m.def("type_size", &ggml_type_size);
+    m.def("matmul_act_type", [](uint32_t type, const std::string& isa) {
+        const KernelTable& t = table(isa);
+        if (type >= kNumGgmlTypes || !t.matmul[type].fn) return -1;
+        return (int)t.matmul[type].act;
+    }, py::arg("type"), py::arg("isa") = "");
+    m.def("dequantize", &dequantize, py::arg("type"), py::arg("data"), py::arg("n"), py::arg("isa") = "");
+    m.def("quantize_act", &quantize_act, py::arg("act"), py::arg("x"), py::arg("isa") = "");
+    m.def("matmul", &matmul, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"), py::arg("x"),
+          py::arg("isa") = "");
+}
+
+}  // namespace edgeq

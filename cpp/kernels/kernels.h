@@ -1,0 +1,84 @@
+// The kernel table: every compute kernel edgeq has, for one ISA. dispatch.cpp fills one table
+// per ISA the host can run (starting from the scalar reference and overlaying what the ISA
+// implements), and model code calls kernels only through a table.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "edgeq/quant_types.h"
+
+namespace edgeq {
+
+// Activation formats a weight kernel consumes. The forward pass quantizes an activation row
+// once per format and shares it between all matmuls that read the same input.
+enum ActType : int {
+    ACT_F32 = 0,   // plain float rows
+    ACT_Q8_0 = 1,  // block_q8_0 rows (for Q4_0, Q8_0 weights)
+    ACT_Q8_1 = 2,  // block_q8_1 rows (for Q4_1 weights)
+    ACT_Q8_K = 3,  // block_q8_K rows (for Q4_K, Q6_K weights)
+    kNumActTypes = 4,
+};
+
+// Bytes of one activation row of n values in format `act` (n a multiple of the block size).
+size_t act_row_bytes(ActType act, int n);
+// Block size (values per block) and bytes per block of a GGUF weight type; 0 if unknown.
+int ggml_block_size(uint32_t type);
+size_t ggml_type_size(uint32_t type);
+const char* ggml_type_name(uint32_t type);
+
+// Y (n_tok, n_out) = X (n_tok, n_in) @ W (n_out, n_in)^T, for output rows [row0, row1) only
+// (threads split rows). W: n_out rows of GGUF blocks, w_row_bytes apart. Xq: n_tok rows of
+// quantized activations (format MatmulKernel::act), x_row_bytes apart. Y[t * ldy + r].
+using MatmulFn = void (*)(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_bytes,
+                          float* Y, size_t ldy, int n_in, int n_tok, int row0, int row1);
+struct MatmulKernel {
+    ActType act = ACT_F32;
+    MatmulFn fn = nullptr;  // nullptr: this weight type cannot be multiplied
+};
+
+// x (n) float -> xq (one activation row in some ActType). n is a multiple of the block size.
+using QuantizeActFn = void (*)(const float* x, void* xq, int n);
+// One weight row of n values (n a multiple of the block size) -> float.
+using DequantizeRowFn = void (*)(const void* w, float* y, int n);
+
+struct KernelTable {
+    const char* name = "ref";  // "ref", "avx2", "avx512", "neon", "dotprod"
+    MatmulKernel matmul[kNumGgmlTypes];
+    DequantizeRowFn dequantize_row[kNumGgmlTypes] = {};
+    QuantizeActFn quantize_act[kNumActTypes] = {};
+    // Float helpers for attention and norms.
+    float (*dot_f32)(const float* a, const float* b, int n) = nullptr;      // sum a[i] b[i]
+    void (*axpy_f32)(float a, const float* x, float* y, int n) = nullptr;   // y += a x
+};
+
+// Registration: each ISA overlays the entries it implements onto a copy of the ref table.
+void register_ref(KernelTable& t);
+#ifdef EDGEQ_HAVE_AVX2
+void register_avx2(KernelTable& t);
+#endif
+#ifdef EDGEQ_HAVE_AVX512
+void register_avx512(KernelTable& t);
+#endif
+#ifdef EDGEQ_HAVE_NEON
+void register_neon(KernelTable& t);
+#endif
+#ifdef EDGEQ_HAVE_DOTPROD
+void register_dotprod(KernelTable& t);
+#endif
+
+// ---- Dispatch ---------------------------------------------------------------------------------
+// ISAs compiled into this build, in increasing order of preference.
+std::vector<std::string> compiled_isas();
+// Compiled ISAs this CPU can execute.
+std::vector<std::string> runnable_isas();
+// The table for one ISA; throws std::runtime_error if it is not compiled in or the CPU lacks it.
+const KernelTable& kernels_for(const std::string& isa);
+// The table in use: EDGEQ_ISA if set (error if unusable), else the best runnable ISA.
+const KernelTable& kernels();
+// CPU features detected (e.g. "avx2", "avx512f", "avx512vnni", "neon", "dotprod").
+std::vector<std::string> cpu_features();
+std::string cpu_model_name();
+
+}  // namespace edgeq

@@ -1,0 +1,5 @@
+// PLACEHOLDER: to be implemented.
+#include "kernels/ref/ref.h"
+namespace edgeq::ref {
+void register_legacy(KernelTable&) {}
+}

@@ -1,0 +1,9 @@
+#include "kernels/ref/ref.h"
+
+namespace edgeq {
+void register_ref(KernelTable& t) {
+    ref::register_float(t);
+    ref::register_legacy(t);
+    ref::register_kquants(t);
+}
+}  // namespace edgeq

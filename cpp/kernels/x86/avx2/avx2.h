@@ -1,0 +1,9 @@
+// AVX2 + FMA + F16C kernels (compiled with only those flags; see CMakeLists.txt).
+#pragma once
+#include "kernels/kernels.h"
+
+namespace edgeq::avx2 {
+void register_float(KernelTable& t);
+void register_legacy(KernelTable& t);
+void register_kquants(KernelTable& t);
+}  // namespace edgeq::avx2

@@ -1,0 +1,9 @@
+#include "kernels/x86/avx2/avx2.h"
+
+namespace edgeq {
+void register_avx2(KernelTable& t) {
+    avx2::register_float(t);
+    avx2::register_legacy(t);
+    avx2::register_kquants(t);
+}
+}  // namespace edgeq
