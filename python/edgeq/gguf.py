@@ -97,7 +97,10 @@ class _Cursor:
         self.path = path
 
     def fail(self, problem: str):
-        raise GGUFError(f"{self.path}: {problem}")
+        # Names inside the problem come from the file: escape control characters so the
+        # message stays one printable line.
+        clean = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in problem)
+        raise GGUFError(f"{self.path}: {clean}")
 
     def need(self, n: int, what: str) -> None:
         if n < 0 or self.pos + n > self.size:
