@@ -69,7 +69,8 @@ ModelConfig config_from_dict(const py::dict& d) {
 
 class PyModel {
 public:
-    PyModel(const py::dict& config, const py::dict& tensors, int n_ctx, int n_threads) {
+    PyModel(const py::dict& config, const py::dict& tensors, int n_ctx, int n_threads, const std::string& isa) {
+        const KernelTable& kt = isa.empty() ? kernels() : kernels_for(isa);
         ModelConfig cfg = config_from_dict(config);
         TensorMap map;
         for (auto item : tensors) {
@@ -92,7 +93,7 @@ public:
             map[name] = std::move(t);
             keep_alive_.push_back(data);  // the mmap behind it must outlive the model
         }
-        model_ = std::make_unique<Model>(std::move(cfg), map, n_ctx, n_threads);
+        model_ = std::make_unique<Model>(std::move(cfg), map, n_ctx, n_threads, kt);
     }
 
     py::array_t<float> eval(py::array_t<int32_t, py::array::c_style | py::array::forcecast> tokens, bool all_logits) {
@@ -137,8 +138,9 @@ private:
 
 void bind_model(py::module_& m) {
     py::class_<PyModel>(m, "Model", "A llama-style decoder over zero-copy GGUF tensors, with its KV cache")
-        .def(py::init<const py::dict&, const py::dict&, int, int>(), py::arg("config"), py::arg("tensors"),
-             py::arg("n_ctx"), py::arg("n_threads"))
+        .def(py::init<const py::dict&, const py::dict&, int, int, const std::string&>(), py::arg("config"),
+             py::arg("tensors"), py::arg("n_ctx"), py::arg("n_threads"), py::arg("isa") = "",
+             "isa: kernel table to use ('' = the dispatched one, as edgeq._core.isa())")
         .def("eval", &PyModel::eval, py::arg("tokens"), py::arg("all_logits") = false,
              "Run tokens at positions n_past.. and append them to the cache; returns float32 logits "
              "(n, n_vocab) if all_logits else (1, n_vocab) for the last token")
