@@ -72,14 +72,29 @@ inline void spread_slots(__m256 A, __m256 B, __m256 out[8]) {
 // (< 64, so a maddubs pair sum stays below 2 * 63 * 127 < 2^15); sc: int16 scales per lane.
 inline void tile_isum(const __m256i q[kTileRows][8], const __m256i sc[kTileRows][8], const Q8KPack& x,
                       __m256i isum[kTileRows * kTileTok]) {
+    static_assert(kTileRows == 2 && kTileTok == 4, "the accumulators below are written out for a 2 x 4 tile");
+    // Named accumulators and a rolled j loop: fully unrolled, GCC schedules all 64 products first
+    // and spills them to the stack.
+    __m256i a0 = isum[0], a1 = isum[1], a2 = isum[2], a3 = isum[3];
+    __m256i b0 = isum[4], b1 = isum[5], b2 = isum[6], b3 = isum[7];
+#pragma GCC unroll 1
     for (int j = 0; j < 8; j++) {
-        for (int t = 0; t < kTileTok; t++) {
-            const __m256i q8 = _mm256_load_si256((const __m256i*)x.qs[j][t]);
-            for (int s = 0; s < kTileRows; s++)
-                isum[kTileTok * s + t] = _mm256_add_epi32(
-                    isum[kTileTok * s + t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[s][j], q8), sc[s][j]));
-        }
+        const __m256i w0 = q[0][j], w1 = q[1][j], s0 = sc[0][j], s1 = sc[1][j];
+        __m256i x8 = _mm256_load_si256((const __m256i*)x.qs[j][0]);
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_maddubs_epi16(w0, x8), s0));
+        b0 = _mm256_add_epi32(b0, _mm256_madd_epi16(_mm256_maddubs_epi16(w1, x8), s1));
+        x8 = _mm256_load_si256((const __m256i*)x.qs[j][1]);
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_maddubs_epi16(w0, x8), s0));
+        b1 = _mm256_add_epi32(b1, _mm256_madd_epi16(_mm256_maddubs_epi16(w1, x8), s1));
+        x8 = _mm256_load_si256((const __m256i*)x.qs[j][2]);
+        a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_maddubs_epi16(w0, x8), s0));
+        b2 = _mm256_add_epi32(b2, _mm256_madd_epi16(_mm256_maddubs_epi16(w1, x8), s1));
+        x8 = _mm256_load_si256((const __m256i*)x.qs[j][3]);
+        a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_maddubs_epi16(w0, x8), s0));
+        b3 = _mm256_add_epi32(b3, _mm256_madd_epi16(_mm256_maddubs_epi16(w1, x8), s1));
     }
+    isum[0] = a0; isum[1] = a1; isum[2] = a2; isum[3] = a3;
+    isum[4] = b0; isum[5] = b1; isum[6] = b2; isum[7] = b3;
 }
 
 // Hides v from the optimizer so that a mul followed by a sub is not contracted into an FMA
