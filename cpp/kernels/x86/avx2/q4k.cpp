@@ -2,24 +2,18 @@
 // Math and block layout: ref/kquants.cpp. Integer part: vpmaddubsw (4-bit code u8 x q8 s8 -> s16
 // pairs, |.| <= 2 * 15 * 127) then vpmaddwd with the sub-block scale (-> s32), summed exactly over
 // the super-block; the mins enter through the activations' bsums; scaling is float.
-#include <cstring>
-
 #include "kernels/x86/avx2/kquants_avx2.h"
+#include "kernels/x86/avx2/q4k_scales.h"
 
 namespace edgeq::avx2::kq {
 
 namespace {
 
-// The 12 packed scale bytes -> 16 bytes: sc[0..7], m[0..7] (6 bits each). Word-parallel form of
-//   j < 4:  sc = s[j] & 63,                              m = s[j + 4] & 63
-//   j >= 4: sc = (s[j + 4] & 15) | (s[j - 4] >> 6) << 4,  m = (s[j + 4] >> 4) | (s[j] >> 6) << 4
+// The 12 packed scale bytes -> 16 bytes: sc[0..7], m[0..7].
 inline __m128i scales_mins(const uint8_t* s) {
-    uint32_t w[3];
-    std::memcpy(w, s, 12);
-    const uint32_t sc_lo = w[0] & 0x3f3f3f3f, m_lo = w[1] & 0x3f3f3f3f;
-    const uint32_t sc_hi = (w[2] & 0x0f0f0f0f) | ((w[0] >> 2) & 0x30303030);
-    const uint32_t m_hi = ((w[2] >> 4) & 0x0f0f0f0f) | ((w[1] >> 2) & 0x30303030);
-    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi);
+    alignas(16) uint32_t w[4];
+    q4_K_scales_mins(s, w);
+    return _mm_load_si128((const __m128i*)w);
 }
 
 // Shuffle controls that broadcast int16 element k of each 128-bit half to the whole half.
