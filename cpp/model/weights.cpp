@@ -46,7 +46,9 @@ void check_bytes(const std::string& name, const TensorView& t) {
 }
 
 // A matrix W (n_out, n_in): GGUF shape [n_in, n_out] (a 2-D shape with trailing 1s is accepted).
-Matrix load_matrix(const TensorMap& tensors, const std::string& name, int n_in, int n_out, const KernelTable& kt) {
+// need_matmul = false: only rows are read (dequantized), no matmul kernel is required.
+Matrix load_matrix(const TensorMap& tensors, const std::string& name, int n_in, int n_out, const KernelTable& kt,
+                   bool need_matmul = true) {
     const TensorView& t = find(tensors, name);
     check_bytes(name, t);
     for (size_t i = 2; i < t.shape.size(); i++)
@@ -55,17 +57,19 @@ Matrix load_matrix(const TensorMap& tensors, const std::string& name, int n_in, 
     if (t.shape[0] != n_in || rows != n_out)
         fail(name, "expected shape [" + std::to_string(n_in) + ", " + std::to_string(n_out) + "], got " +
                        shape_str(t.shape));
-    if (t.type >= (uint32_t)kNumGgmlTypes || !kt.matmul[t.type].fn)
-        fail(name, std::string("type ") + ggml_type_name(t.type) + " has no matmul kernel (ISA " + kt.name + ")");
-    const MatmulKernel& k = kt.matmul[t.type];
-    if (!kt.quantize_act[k.act] && k.act != ACT_F32)
-        fail(name, std::string("no activation quantizer for the ") + ggml_type_name(t.type) + " kernel");
+    if (t.type >= (uint32_t)kNumGgmlTypes) fail(name, "unknown tensor type " + std::to_string(t.type));
     Matrix m;
     m.type = t.type;
     m.n_in = n_in;
     m.n_out = n_out;
     m.row_bytes = (size_t)(n_in / ggml_block_size(t.type)) * ggml_type_size(t.type);
     m.data = t.data;
+    if (!need_matmul) return m;
+    if (!kt.matmul[t.type].fn)
+        fail(name, std::string("type ") + ggml_type_name(t.type) + " has no matmul kernel (ISA " + kt.name + ")");
+    const MatmulKernel& k = kt.matmul[t.type];
+    if (!kt.quantize_act[k.act] && k.act != ACT_F32)
+        fail(name, std::string("no activation quantizer for the ") + ggml_type_name(t.type) + " kernel");
     m.act = k.act;
     m.fn = k.fn;
     // The activation row of n_in values must be whole blocks of the activation format.
@@ -95,9 +99,11 @@ std::vector<float> load_vector(const TensorMap& tensors, const std::string& name
 
 ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, const KernelTable& kt) {
     ModelWeights w;
+    const bool tied = tensors.count("output.weight") == 0;
     {
         const std::string name = "token_embd.weight";
-        w.token_embd = load_matrix(tensors, name, cfg.n_embd, cfg.n_vocab, kt);
+        // Tied: it is also the output matrix, which needs a matmul kernel.
+        w.token_embd = load_matrix(tensors, name, cfg.n_embd, cfg.n_vocab, kt, tied);
         w.embd_row = kt.dequantize_row[w.token_embd.type];
         if (!w.embd_row) fail(name, std::string("type ") + ggml_type_name(w.token_embd.type) + " cannot be dequantized");
     }
@@ -116,7 +122,7 @@ ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, cons
         L.w_down = load_matrix(tensors, p + "ffn_down.weight", cfg.n_ff, cfg.n_embd, kt);
     }
     w.output_norm = load_vector(tensors, "output_norm.weight", cfg.n_embd, kt);
-    if (tensors.count("output.weight")) {
+    if (!tied) {
         w.output = load_matrix(tensors, "output.weight", cfg.n_embd, cfg.n_vocab, kt);
     } else {
         w.output = w.token_embd;

@@ -67,6 +67,9 @@ def read_config(g: GGUFFile) -> Dict[str, Any]:
     if arch not in ARCH_ROPE_STYLE:
         supported = ", ".join(sorted(ARCH_ROPE_STYLE))
         raise GGUFError(f"{g.path}: unsupported architecture {arch!r} (supported: {supported})")
+    n_expert = g.metadata.get(f"{arch}.expert_count", 0)
+    if n_expert:
+        raise GGUFError(f"{g.path}: mixture-of-experts models ({arch} with {n_expert} experts) are not supported")
     scaling = g.metadata.get(f"{arch}.rope.scaling.type")
     if scaling not in (None, "none"):
         raise GGUFError(f"{g.path}: RoPE scaling type {scaling!r} is not supported")

@@ -298,6 +298,13 @@ def test_unsupported_weight_type_names_file_and_tensor(tmp_path):
         load_model(path)
 
 
+def test_mixture_of_experts_refused(tmp_path):
+    path = tmp_path / "moe.gguf"
+    write_tiny_llama(path, T.F32, extra_u32={"llama.expert_count": 8})
+    with pytest.raises(GGUFError, match=r"moe\.gguf: mixture-of-experts"):
+        load_model(path)
+
+
 def test_missing_metadata_names_file(tmp_path):
     import gguf
     path = tmp_path / "nometa.gguf"

@@ -19,8 +19,10 @@ def _add(w: "gguf.GGUFWriter", name: str, a: np.ndarray, qtype: T) -> None:
         w.add_tensor(name, gguf.quants.quantize(a, qtype), raw_dtype=qtype)
 
 
-def write_tiny_llama(path, weight_type: T = T.F32, tied: bool = False, seed: int = 0, **over) -> dict:
-    """Random llama with the TINY shape (or overrides); returns the hyper-parameters used."""
+def write_tiny_llama(path, weight_type: T = T.F32, tied: bool = False, seed: int = 0,
+                     extra_u32: "dict | None" = None, **over) -> dict:
+    """Random llama with the TINY shape (or overrides); returns the hyper-parameters used.
+    extra_u32: more uint32 metadata (e.g. to make a file the loader must refuse)."""
     p = dict(TINY, **over)
     rng = np.random.default_rng(seed)
     D, F, H, KV, V = p["n_embd"], p["n_ff"], p["n_head"], p["n_head_kv"], p["n_vocab"]
@@ -35,6 +37,8 @@ def write_tiny_llama(path, weight_type: T = T.F32, tied: bool = False, seed: int
     w.add_rope_freq_base(p["rope_base"])
     w.add_layer_norm_rms_eps(p["rms_eps"])
     w.add_rope_dimension_count(hd)
+    for key, value in (extra_u32 or {}).items():
+        w.add_uint32(key, value)
 
     def mat(n_out, n_in, scale=1.0):
         return rng.standard_normal((n_out, n_in)) * scale / np.sqrt(n_in)
