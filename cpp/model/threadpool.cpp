@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <string>
 
 namespace edgeq {
 
@@ -20,6 +21,8 @@ inline void cpu_relax() {
 // tens of microseconds); short enough that an idle model stops burning a core quickly.
 constexpr auto kSpin = std::chrono::microseconds(1000);
 
+inline unsigned generation_of(uint64_t job) { return (unsigned)(job >> 48); }
+
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
@@ -33,17 +36,22 @@ ThreadPool::~ThreadPool() {
     {
         std::lock_guard<std::mutex> lock(mu_);
         stop_.store(true);
-        generation_.fetch_add(1);
+        // A new generation with no tasks wakes every worker, which then sees stop_.
+        const uint64_t g = (generation_of(job_.load()) + 1) & 0xffff;
+        job_.store(g << 48);
     }
     cv_.notify_all();
     for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::work(int thread) {
+unsigned ThreadPool::work(int thread) {
     for (;;) {
-        const int task = next_task_.fetch_add(1, std::memory_order_relaxed);
-        if (task >= n_tasks_) break;
+        const uint64_t v = job_.fetch_add(1, std::memory_order_acq_rel);
+        const int n_tasks = (int)((v >> kIndexBits) & kIndexMask);
+        const int task = (int)(v & kIndexMask);
+        if (task >= n_tasks) return generation_of(v);
         fn_(ctx_, task, thread);
+        done_.fetch_add(1, std::memory_order_acq_rel);
     }
 }
 
@@ -53,46 +61,44 @@ void ThreadPool::run(int n_tasks, TaskFn fn, void* ctx) {
         for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
+    if ((uint64_t)n_tasks > kIndexMask / 2) throw std::length_error("too many tasks for one dispatch");
     fn_ = fn;
     ctx_ = ctx;
-    n_tasks_ = n_tasks;
-    next_task_.store(0, std::memory_order_relaxed);
-    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_seq_cst);  // publishes the job
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t g = (generation_of(job_.load(std::memory_order_relaxed)) + 1) & 0xffff;
+    job_.store((g << 48) | ((uint64_t)n_tasks << kIndexBits), std::memory_order_seq_cst);  // publish
     if (sleepers_.load(std::memory_order_seq_cst) > 0) {
-        std::lock_guard<std::mutex> lock(mu_);  // a sleeper is inside wait() or sees the new generation
+        std::lock_guard<std::mutex> lock(mu_);  // a sleeper is inside wait() or sees the new job
         cv_.notify_all();
     }
     work(0);
-    // Workers still finishing their last task. Spin, but yield the core if one of them has been
-    // descheduled (an oversubscribed machine).
-    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; spins++) {
+    // Tasks that workers claimed and are still running. Spin, but yield the core if one of them
+    // has been descheduled (an oversubscribed machine).
+    for (int spins = 0; done_.load(std::memory_order_acquire) != n_tasks; spins++) {
         if (spins < 4096) cpu_relax();
         else std::this_thread::yield();
     }
 }
 
 void ThreadPool::worker_main(int thread) {
-    unsigned seen = 0;
+    unsigned seen = 0;  // the generation job_ starts with (this thread may start late)
     for (;;) {
-        unsigned g = generation_.load(std::memory_order_acquire);
+        unsigned g = generation_of(job_.load(std::memory_order_acquire));
         if (g == seen) {
             const auto t0 = std::chrono::steady_clock::now();
-            for (int spins = 0; (g = generation_.load(std::memory_order_acquire)) == seen; spins++) {
+            for (int spins = 0; (g = generation_of(job_.load(std::memory_order_acquire))) == seen; spins++) {
                 cpu_relax();
                 if ((spins & 255) == 255 && std::chrono::steady_clock::now() - t0 > kSpin) break;
             }
             if (g == seen) {
                 std::unique_lock<std::mutex> lock(mu_);
                 sleepers_.fetch_add(1, std::memory_order_seq_cst);
-                while ((g = generation_.load(std::memory_order_seq_cst)) == seen) cv_.wait(lock);
+                while ((g = generation_of(job_.load(std::memory_order_seq_cst))) == seen) cv_.wait(lock);
                 sleepers_.fetch_sub(1, std::memory_order_relaxed);
             }
         }
-        seen = g;
         if (stop_.load()) return;
-        work(thread);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
+        seen = work(thread);
     }
 }
 

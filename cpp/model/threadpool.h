@@ -1,10 +1,13 @@
 // Persistent worker threads for the forward pass. One parallel_for is one "dispatch": the caller
-// publishes a job, every thread (the caller included) grabs task indices from a shared counter,
-// and the caller returns once all workers have acknowledged the job. Between dispatches workers
-// spin for a short while (a decode step issues ~10 dispatches per layer, microseconds apart),
-// then sleep on a condition variable so an idle model costs no CPU.
+// publishes a job, every thread (the caller included) claims task indices from one shared atomic
+// word, and the caller returns once every task is done. The caller never waits for a worker that
+// has not claimed a task: on an oversubscribed machine a descheduled worker costs nothing, the
+// caller simply runs the remaining tasks itself. Between dispatches workers spin for a short
+// while (a decode step issues ~5 dispatches per layer, microseconds apart), then sleep on a
+// condition variable so an idle model costs no CPU.
 #pragma once
 #include <atomic>
+#include <cstdint>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -34,18 +37,23 @@ private:
     using TaskFn = void (*)(void* ctx, int task, int thread);
     void run(int n_tasks, TaskFn fn, void* ctx);
     void worker_main(int thread);
-    void work(int thread);
+    // Claims and runs tasks until the job is exhausted; returns the generation it saw last.
+    unsigned work(int thread);
 
     int n_threads_;
     std::vector<std::thread> workers_;
 
-    // The current job (written by the caller before `generation_` is bumped).
+    // The job word: generation (16 bits) | n_tasks (24 bits) | next task index (24 bits). A
+    // fetch_add claims index `next` of job `generation`; the claim is valid iff next < n_tasks,
+    // and then that job cannot finish before the claimed task does, so fn_ / ctx_ (written
+    // before the word was published) stay valid while it runs. A stale worker's claim lands
+    // on the current job and is simply a claim of that job's next task.
+    static constexpr int kIndexBits = 24;
+    static constexpr uint64_t kIndexMask = (1u << kIndexBits) - 1;
     TaskFn fn_ = nullptr;
     void* ctx_ = nullptr;
-    int n_tasks_ = 0;
-    alignas(64) std::atomic<int> next_task_{0};
-    alignas(64) std::atomic<int> pending_{0};      // workers that have not finished the job
-    alignas(64) std::atomic<unsigned> generation_{0};
+    alignas(64) std::atomic<uint64_t> job_{0};
+    alignas(64) std::atomic<int> done_{0};  // tasks of the current job finished
     std::atomic<int> sleepers_{0};
     std::atomic<bool> stop_{false};
     std::mutex mu_;
