@@ -9,12 +9,6 @@ namespace edgeq::avx512::kq {
 
 namespace {
 
-inline __m128i scales_mins(const uint8_t* s) {
-    alignas(16) uint32_t w[4];
-    q4_K_scales_mins(s, w);
-    return _mm_load_si128((const __m128i*)w);
-}
-
 // Codes of values 64 v .. 64 v + 63.
 inline __m512i codes(const block_q4_K& b, int v) {
     const __m256i y = _mm256_loadu_si256((const __m256i*)(b.qs + 32 * v));
@@ -40,7 +34,7 @@ float dot_row(const block_q4_K* w, const block_q8_K* x, int nb) {
     __m512 acc = _mm512_setzero_ps();
     __m128 acc_min = _mm_setzero_ps();
     for (int i = 0; i < nb; i++) {
-        const __m128i sm = scales_mins(w[i].scales);
+        const __m128i sm = q4_K_scales_mins(w[i]);
         const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i*)x[i].bsums),
                                           _mm_loadu_si128((const __m128i*)(x[i].bsums + 8)));
         const __m128i pm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), bs);
@@ -71,7 +65,7 @@ struct Q4KTraits {
     static void unpack(const block_q4_K* const rows[kTileRows], Tile& T) {
         alignas(64) float m[kTileRows * 8];  // [s][j]
         for (int s = 0; s < kTileRows; s++) {
-            const __m128i sm = scales_mins(rows[s]->scales);
+            const __m128i sm = q4_K_scales_mins(*rows[s]);
             const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
             for (int v = 0; v < 4; v++) {
                 T.q[s][v] = codes(*rows[s], v);
