@@ -1,0 +1,7 @@
+#include "kernels/x86/avx512/avx512.h"
+
+namespace edgeq {
+void register_avx512(KernelTable& t) {
+    avx512::register_kquants(t);
+}
+}  // namespace edgeq
