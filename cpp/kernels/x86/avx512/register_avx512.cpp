@@ -4,5 +4,6 @@ namespace edgeq {
 void register_avx512(KernelTable& t) {
     avx512::register_float(t);
     avx512::register_legacy(t);
+    avx512::register_kquants(t);
 }
 }  // namespace edgeq
