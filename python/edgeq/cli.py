@@ -223,15 +223,17 @@ def _chat_template(model):
 # ---- commands --------------------------------------------------------------------------------
 
 def cmd_run(args) -> int:
-    from .generate import GenerationStats, generate
-    from .model import load_model
     from .pull import resolve_model
-    from .sampling import Sampler
 
     params = _sampling_params(args)
     prompt = _prompt_text(args)  # read before loading: a missing file fails fast
     chat = args.chat if args.chat is not None else prompt is None
     path = resolve_model(args.model)
+
+    from .generate import GenerationStats, generate
+    from .model import load_model
+    from .sampling import Sampler
+
     model = load_model(str(path), n_ctx=args.ctx_size, n_threads=args.threads)
     sampler = Sampler(params, n_ctx=model.n_ctx)
     template = _chat_template(model) if chat else None
@@ -337,10 +339,13 @@ def _interactive(model, sampler, template, args) -> int:
 
 def cmd_tokenize(args) -> int:
     from .pull import resolve_model
-    from .tokenizer import Tokenizer
 
     text = _prompt_text(args)
-    tok = Tokenizer.from_gguf(str(resolve_model(args.model)))
+    path = resolve_model(args.model)
+
+    from .tokenizer import Tokenizer
+
+    tok = Tokenizer.from_gguf(str(path))
     ids = [int(i) for i in tok.encode(text, add_special=not args.no_bos,
                                       parse_special=args.parse_special)]
     if args.ids:

@@ -3,7 +3,9 @@
     penalties -> top_k -> top_p -> min_p -> temperature -> dist
 
 Each step narrows a candidate set held as two parallel arrays, `ids` (int64) and `logits`
-(float32/64), so after top_k (argpartition, O(n_vocab)) the rest works on at most k entries.
+(float32/64), so after top_k (O(n_vocab), see _top_k_unsorted) the rest works on at most k
+entries. No step sorts the whole vocabulary (a 128k argsort costs more than a small model's
+forward pass): top_p without top_k sorts only as large a top set as it needs.
 top_k, top_p and min_p all see the *untempered* distribution (temperature comes last, as in
 llama.cpp). temp <= 0 means greedy: argmax of the penalized logits.
 
@@ -65,9 +67,11 @@ def apply_penalties(logits: np.ndarray, history: Iterable[int], repeat: float,
     For each distinct token t seen c times: logit /= repeat if logit > 0 else logit *= repeat,
     then logit -= c * frequency + presence.
     """
+    if repeat == 1.0 and frequency == 0.0 and presence == 0.0:
+        return logits.copy()
     hist = np.fromiter(history, dtype=np.int64)
-    out = np.array(logits, dtype=np.float32, copy=True)
-    if hist.size == 0 or (repeat == 1.0 and frequency == 0.0 and presence == 0.0):
+    out = logits.astype(np.float32, copy=True)
+    if hist.size == 0:
         return out
     hist = hist[(hist >= 0) & (hist < out.size)]
     toks, counts = np.unique(hist, return_counts=True)
@@ -82,12 +86,29 @@ def top_k(logits: np.ndarray, k: int) -> Candidates:
     """The k largest logits, sorted descending (k <= 0 or k >= n: all of them, sorted)."""
     n = logits.shape[0]
     if 0 < k < n:
-        ids = np.argpartition(-logits, k - 1)[:k]
+        ids = np.sort(_top_k_unsorted(logits, k))  # equal logits: lower id first, always
     else:
         ids = np.arange(n)
     order = np.argsort(-logits[ids], kind="stable")
     ids = ids[order]
     return ids, logits[ids]
+
+
+def _top_k_unsorted(logits: np.ndarray, k: int) -> np.ndarray:
+    """Ids of the k largest logits, any order. O(n), several times faster than a full
+    argpartition on a 128k vocabulary: the k-th largest value v of a strided subsample has
+    at least k subsample entries >= v, so the full array has at least k entries >= v; the
+    exact top k lies among them, and there are few of them."""
+    n = logits.shape[0]
+    stride = n // (8 * k)
+    if stride >= 4:
+        sub = logits[::stride]
+        v = np.partition(sub, sub.size - k)[sub.size - k]
+        cand = np.flatnonzero(logits >= v)
+        if cand.size > k:
+            cand = cand[np.argpartition(-logits[cand], k - 1)[:k]]
+        return cand
+    return np.argpartition(-logits, k - 1)[:k]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -101,22 +122,50 @@ def top_p(cand: Candidates, p: float, min_keep: int = 1) -> Candidates:
     ids, logits = cand
     if p >= 1.0 or ids.size <= min_keep:
         return cand
-    cum = np.cumsum(softmax(logits))
+    return _top_p_prefix(cand, p, min_keep, _exp_sum(logits, logits[0]))
+
+
+def _exp_sum(logits: np.ndarray, mx: float) -> float:
+    return float(np.exp(np.asarray(logits, dtype=np.float64) - mx).sum())
+
+
+def _top_p_prefix(cand: Candidates, p: float, min_keep: int, total: float) -> Candidates:
+    """top_p where `total` = sum(exp(l - max)) over the whole candidate set, of which `cand`
+    is a sorted prefix holding mass >= p (or all of it)."""
+    ids, logits = cand
+    cum = np.cumsum(np.exp(np.asarray(logits, dtype=np.float64) - logits[0])) / total
     # first index i where cum[i] >= p; keep i+1 entries (at least min_keep)
     n_keep = int(np.searchsorted(cum, p, side="left")) + 1
     n_keep = min(max(n_keep, min_keep), ids.size)
     return ids[:n_keep], logits[:n_keep]
 
 
+def top_p_all(logits: np.ndarray, p: float, min_keep: int = 1) -> Candidates:
+    """top_p over a whole unsorted vocabulary without sorting all of it: take the top m
+    (m = 256, 1024, ...) until they hold mass >= p; the answer is a prefix of them."""
+    n = logits.shape[0]
+    mx = float(logits.max())
+    total = _exp_sum(logits, mx)
+    m = 256
+    while m < n:
+        cand = top_k(logits, m)
+        if _exp_sum(cand[1], mx) >= p * total and m > min_keep:
+            return _top_p_prefix(cand, p, min_keep, total)
+        m *= 4
+    return top_p(top_k(logits, 0), p, min_keep)
+
+
 def min_p(cand: Candidates, p: float, min_keep: int = 1) -> Candidates:
-    """Keep candidates with probability >= p * (largest probability); sorted input."""
+    """Keep candidates with probability >= p * (largest probability); order is kept.
+    (min_keep > 1 needs sorted input.)"""
     ids, logits = cand
     if p <= 0.0 or ids.size <= min_keep:
         return cand
-    threshold = logits[0] + np.log(p)  # prob_i >= p * prob_max  <=>  l_i >= l_max + log p
-    n_keep = int(np.count_nonzero(logits >= threshold))
-    n_keep = min(max(n_keep, min_keep), ids.size)
-    return ids[:n_keep], logits[:n_keep]
+    threshold = logits.max() + np.log(p)  # prob_i >= p * prob_max <=> l_i >= l_max + log p
+    keep = logits >= threshold
+    if int(np.count_nonzero(keep)) < min_keep:
+        return ids[:min_keep], logits[:min_keep]
+    return ids[keep], logits[keep]
 
 
 def sample_dist(cand: Candidates, temp: float, rng: np.random.Generator) -> int:
@@ -162,7 +211,11 @@ class Sampler:
         x = self._penalized(np.asarray(logits).reshape(-1))
         if p.greedy:
             return int(np.argmax(x))
-        cand = top_k(x, p.top_k)
-        cand = top_p(cand, p.top_p)
+        if 0 < p.top_k < x.shape[0]:
+            cand = top_p(top_k(x, p.top_k), p.top_p)
+        elif p.top_p < 1.0:
+            cand = top_p_all(x, p.top_p)
+        else:
+            cand = (np.arange(x.shape[0]), x)  # no step needs the order: skip the sort
         cand = min_p(cand, p.min_p)
         return sample_dist(cand, p.temp, self.rng)
