@@ -255,11 +255,12 @@ def cmd_run(args) -> int:
             ids = [tok.bos_id]  # an empty prompt: condition on BOS alone, as llama.cpp does
     out = _Out()
     stats = GenerationStats()
+    pieces = generate(model, ids, max_tokens=args.n_predict, stop=args.stop, sampler=sampler,
+                      stats=stats)  # raises here if the prompt does not fit
     try:
-        for piece in generate(model, ids, max_tokens=args.n_predict, stop=args.stop,
-                              sampler=sampler, stats=stats):
+        for piece in pieces:
             out.write(piece)
-    finally:
+    finally:  # also after Ctrl-C: the stats of what was generated
         if sys.stdout.isatty():
             out.end_line()
         sys.stderr.write(stats.summary() + "\n")

@@ -102,18 +102,19 @@ def generate(model, prompt_ids: Sequence[int], params: Optional[SamplingParams] 
              max_tokens: int = -1, stop: Sequence[str] = (), sampler: Optional[Sampler] = None,
              stats: Optional[GenerationStats] = None,
              generated: Optional[List[int]] = None) -> Iterator[str]:
-    """Yield text pieces generated after `prompt_ids` (appended to the model's KV cache).
+    """Return an iterator of the text pieces generated after `prompt_ids` (which are
+    appended to the model's KV cache). Bad arguments (an empty prompt, one that does not fit
+    in the context) raise here, before anything is evaluated.
 
     max_tokens: -1 = until an end-of-generation token or the context is full.
     sampler: pass one to keep repetition history across calls (it is fed the prompt too).
-    stats: filled in as generation goes (valid after the generator finishes or is closed).
+    stats: filled in as generation goes (valid after the iterator finishes or is closed).
     generated: if given, every sampled token id is appended to it (the end token too).
     """
     if max_tokens < -1:
         raise ValueError(f"max_tokens must be -1 or >= 0, got {max_tokens}")
     stats = stats if stats is not None else GenerationStats()
     sampler = sampler or Sampler(params or SamplingParams(), n_ctx=model.n_ctx)
-    tok = model.tokenizer
     prompt = np.asarray(list(prompt_ids), dtype=np.int32)
     n_ctx = model.n_ctx
     if prompt.size == 0:
@@ -122,9 +123,15 @@ def generate(model, prompt_ids: Sequence[int], params: Optional[SamplingParams] 
         raise PromptTooLongError(
             f"the prompt is {prompt.size} tokens but only {n_ctx - model.n_past} fit in the "
             f"context ({n_ctx} tokens, {model.n_past} in use); raise it with -c / --ctx-size")
+    return _stream(model, prompt, sampler, max_tokens, stop, stats, generated)
+
+
+def _stream(model, prompt: np.ndarray, sampler: Sampler, max_tokens: int, stop: Sequence[str],
+            stats: GenerationStats, generated: Optional[List[int]]) -> Iterator[str]:
     if max_tokens == 0:
         return
-
+    tok = model.tokenizer
+    n_ctx = model.n_ctx
     t0 = time.perf_counter()
     logits = _last_row(model.eval(prompt))
     stats.prompt_tokens = int(prompt.size)
