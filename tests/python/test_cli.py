@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = Path(os.environ.get("EDGEQ_SHARED_DATA", REPO.parent / "shared" / "data"))
-GPT2_VOCAB = SHARED_DATA / "vocab" / "ggml-vocab-gpt-2.gguf"
 STATS_LINE = re.compile(r"^prompt: \d+ tokens, [\d.]+ tok/s \| generated: \d+ tokens, "
                         r"([\d.]+|-) tok/s$")
 
@@ -25,15 +23,6 @@ def _has(module: str) -> bool:
 needs_tokenizer = pytest.mark.skipif(not _has("edgeq.tokenizer"), reason="no edgeq.tokenizer")
 needs_model = pytest.mark.skipif(not (_has("edgeq.model") and _has("edgeq.tokenizer")),
                                  reason="no edgeq.model / edgeq.tokenizer")
-
-
-def _smollm2_path():
-    env = os.environ.get("EDGEQ_SMOLLM2")
-    if env:
-        return Path(env) if Path(env).is_file() else None
-    from edgeq.pull import cached_path, get_spec
-    p = cached_path(get_spec("smollm2-135m"))
-    return p if p.is_file() else None
 
 
 def edgeq(*args, cache=None, stdin=None, timeout=300):
@@ -110,31 +99,27 @@ def _vocab_cases(vocab: Path):
 
 
 @needs_tokenizer
-@pytest.mark.skipif(not GPT2_VOCAB.is_file(), reason=f"no {GPT2_VOCAB}")
-def test_tokenize_ids_match_llama_cpp(tmp_path):
-    cases = _vocab_cases(GPT2_VOCAB)
-    # the llama cases, a run of spaces and newlines, and mixed scripts, each as a file
-    # (exact bytes) and the first also as -p
-    chosen = [c for c in cases if "🦙" in c[0] or c[0] in ("   ", "\n\n\n", " Hello, world!")]
-    chosen.append(cases[-1])
-    assert len(chosen) >= 4
+def test_tokenize_ids_match_llama_cpp(tmp_path, shared_data):
+    vocab = shared_data / "vocab" / "ggml-vocab-gpt-2.gguf"
+    cases = _vocab_cases(vocab)
+    # an emoji, a run of newlines and the long mixed-script case, each as a file (exact bytes)
+    chosen = [next(c for c in cases if "🦙" in c[0]), next(c for c in cases if c[0] == "\n\n\n"),
+              cases[-1]]
     for i, (text, want) in enumerate(chosen):
         f = tmp_path / f"case{i}.txt"
         f.write_bytes(text.encode("utf-8"))
-        proc = edgeq("tokenize", GPT2_VOCAB, "-f", f, "--ids", "--no-bos", cache=tmp_path)
+        proc = edgeq("tokenize", vocab, "-f", f, "--ids", "--no-bos", cache=tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout) == want, repr(text)
-    proc = edgeq("tokenize", GPT2_VOCAB, "-p", " Hello, world!", cache=tmp_path)
+    proc = edgeq("tokenize", vocab, "-p", " Hello, world!", cache=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [" 18435 -> ' Hello'", "    11 -> ','",
                                         "   995 -> ' world'", "     0 -> '!'"]
 
 
 @needs_model
-def test_run_end_to_end_greedy(tmp_path):
-    model = _smollm2_path()
-    if model is None:
-        pytest.skip("SmolLM2 not present (set EDGEQ_SMOLLM2 or run `edgeq pull smollm2-135m`)")
+def test_run_end_to_end_greedy(tmp_path, smollm2):
+    model = smollm2
     args = ("run", model, "-p", "The capital of France is", "-n", "8", "--temp", "0")
     proc = edgeq(*args, cache=tmp_path)
     assert proc.returncode == 0, proc.stderr
