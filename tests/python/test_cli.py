@@ -130,14 +130,14 @@ def test_run_end_to_end_greedy(tmp_path, smollm2):
     again = edgeq(*args, cache=tmp_path)
     assert again.stdout == proc.stdout  # greedy is deterministic
 
-    chat = edgeq("run", model, "--chat", "-p", "What is 2+2?", "-n", "16", "--temp", "0",
+    chat = edgeq("run", model, "--chat", "-p", "What is 2+2?", "-n", "8", "--temp", "0",
                  "--stop", "\n", cache=tmp_path)
     assert chat.returncode == 0, chat.stderr
     assert chat.stdout.strip() and "\n" not in chat.stdout
     assert "<|im" not in chat.stdout
 
     # interactive mode from a pipe: two turns, history kept, /exit ends it
-    inter = edgeq("run", model, "-n", "12", "--temp", "0", "-c", "512",
+    inter = edgeq("run", model, "-n", "6", "--temp", "0", "-c", "512",
                   stdin="My name is Ada.\nWhat is my name?\n/exit\n", cache=tmp_path)
     assert inter.returncode == 0, inter.stderr
     assert inter.stdout.count("\n") >= 2
