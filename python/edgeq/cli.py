@@ -115,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stop", action="append", default=[], metavar="STR",
                    help="stop when this text is generated (not printed); repeatable")
     r.add_argument("--chat", action=argparse.BooleanOptionalAction, default=None,
-                   help="apply the model's chat template (default: on without -p/-f, off with)")
-    r.add_argument("--system", metavar="TEXT", help="system message for chat")
+                   help="apply the model's chat template (default: on without -p/-f or with "
+                        "--system, off otherwise)")
+    r.add_argument("--system", metavar="TEXT", help="system message for chat (implies --chat)")
     r.add_argument("--no-bos", action="store_true",
                    help="do not add the BOS token to a raw prompt")
     r.set_defaults(func=cmd_run)
@@ -227,7 +228,7 @@ def cmd_run(args) -> int:
 
     params = _sampling_params(args)
     prompt = _prompt_text(args)  # read before loading: a missing file fails fast
-    chat = args.chat if args.chat is not None else prompt is None
+    chat = args.chat if args.chat is not None else (prompt is None or args.system is not None)
     path = resolve_model(args.model)
 
     from .generate import GenerationStats, generate
@@ -288,6 +289,10 @@ def _interactive(model, sampler, template, args) -> int:
 
     tty = sys.stdin.isatty()
     if tty:
+        try:
+            import readline  # noqa: F401  (line editing and history for input())
+        except ImportError:
+            pass
         _note("interactive mode: type a message; /reset clears the conversation, "
               "/exit or Ctrl-D quits")
     conv = Conversation(model, template, args.system) if template is not None else None
@@ -396,7 +401,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.write(f"edgeq {args.command}: error: {e}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write("\n")
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # leave the terminal on a fresh line
         return 130
     except BrokenPipeError:
         # The reader went away (`edgeq run ... | head`): stop quietly.
