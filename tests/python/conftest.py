@@ -16,10 +16,12 @@ def shared_data_dir() -> Path:
 
 
 def smollm2_path() -> "Path | None":
-    """SmolLM2-135M-Instruct Q4_1: $EDGEQ_SMOLLM2, else the edgeq model cache; None if absent."""
+    """SmolLM2-135M-Instruct Q4_1: $EDGEQ_SMOLLM2, else the edgeq model cache (`edgeq pull
+    smollm2-135m` puts it there); None if absent."""
     env = os.environ.get("EDGEQ_SMOLLM2")
     candidates = [Path(env)] if env else []
-    candidates.append(Path.home() / ".cache" / "edgeq" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    from edgeq.pull import cached_path, get_spec  # honours EDGEQ_CACHE / XDG_CACHE_HOME
+    candidates.append(cached_path(get_spec("smollm2-135m")))
     return next((p for p in candidates if p.is_file()), None)
 
 
