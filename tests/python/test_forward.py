@@ -12,8 +12,6 @@ with the plain float64 oracle under bounds on the quantization error measured in
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from gguf import GGMLQuantizationType as T
@@ -24,9 +22,11 @@ from edgeq.model import load_model, physical_cores
 from llama_ref import RefLlama
 from tiny_llama import write_tiny_llama
 
-SMOLLM2 = os.environ.get("EDGEQ_SMOLLM2") or os.path.expanduser(
-    "~/.cache/edgeq/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-needs_smollm2 = pytest.mark.skipif(not os.path.exists(SMOLLM2), reason=f"SmolLM2 not found at {SMOLLM2}")
+from conftest import smollm2_path
+
+SMOLLM2 = smollm2_path()
+needs_smollm2 = pytest.mark.skipif(SMOLLM2 is None, reason="SmolLM2-135M-Instruct.Q4_1.gguf not found "
+                                   "(set EDGEQ_SMOLLM2 or put it in ~/.cache/edgeq/models)")
 
 # BOS + "The capital of France is a city" ... (token ids; the tokenizer is tested elsewhere).
 SMOL_TOKENS = [1, 504, 3458, 282, 4649, 314, 253, 1345, 28, 1233, 30, 2, 1, 9690, 198, 19556]
@@ -44,10 +44,17 @@ def core_inputs(m):
 
 # ---- Tiny random models: every position, tight bounds ------------------------------------------
 # Float weights run with float activations: only float32 rounding differs from float64
-# (logits up to ~50, sums of 64-96 products, 2 layers): 1e-4. Quantized weights against the
-# emulated oracle: the same, plus fp16 rounding of the block scales that both sides share.
+# (logits up to ~50, sums of 64-96 products, 2 layers): 1e-4 of the logit range. Quantized
+# weights against the emulated oracle: the same (measured ~1e-7 relative), except that a float
+# difference can move one activation across a rounding boundary (one int8 step in one block:
+# measured 1.5e-4 relative on these models): 2e-3, still 10x below the error of the 8-bit
+# activations themselves (checked too).
 FLOAT_TYPES = [T.F32, T.F16, T.BF16]
 QUANT_TYPES = [T.Q8_0, T.Q4_0, T.Q4_1]
+
+
+def tiny_tol(wtype) -> float:
+    return 2e-3 if wtype in QUANT_TYPES else 1e-4
 
 
 @pytest.mark.parametrize("wtype", FLOAT_TYPES + QUANT_TYPES, ids=lambda t: t.name)
@@ -63,12 +70,12 @@ def test_tiny_matches_numpy(tmp_path, wtype, tied):
     want = RefLlama(m.gguf, m.config, emulate_act_quant=True).forward(toks)
     scale = np.abs(want).max()
     assert scale > 1.0  # the comparison has something to compare
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * scale)
+    np.testing.assert_allclose(got, want, rtol=0, atol=tiny_tol(wtype) * scale)
     if wtype in QUANT_TYPES:
-        # Without the emulation the 8-bit activations show: a few percent of the logit range.
+        # Without the emulation the 8-bit activations show: 1-4% of the logit range.
         plain = RefLlama(m.gguf, m.config).forward(toks)
         err = np.abs(got - plain).max()
-        assert 1e-4 * scale < err < 0.05 * scale
+        assert 5e-3 * scale < err < 0.05 * scale
 
 
 @pytest.mark.parametrize("style", ["normal", "neox"])
@@ -103,8 +110,8 @@ def test_tiny_partial_rope_and_gqa_shapes(tmp_path):
 
 @pytest.mark.parametrize("isa", _core.runnable_isas())
 def test_tiny_every_isa_matches_ref(tmp_path, isa):
-    # Integer kernels match the scalar reference exactly; float ones (attention's dot/axpy, F32
-    # weights) differ by summation order only.
+    # Kernels match the scalar reference up to float summation order (integer block sums are
+    # exact; the order of adding the scaled blocks, attention's dot/axpy and F32 rows differ).
     for wtype in (T.F32, T.Q8_0, T.Q4_1):
         path = tmp_path / f"tiny_{wtype.name}.gguf"
         write_tiny_llama(path, wtype)
@@ -113,7 +120,7 @@ def test_tiny_every_isa_matches_ref(tmp_path, isa):
         m = load_model(path, n_threads=2, isa=isa)
         assert m.isa == isa or (isa == "avx512" and m.isa in ("avx2", "avx512"))
         got = m.eval(toks, all_logits=True)
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * np.abs(want).max())
+        np.testing.assert_allclose(got, want, rtol=0, atol=tiny_tol(wtype) * np.abs(want).max())
 
 
 # ---- Batches, cache, threads ----------------------------------------------------------------
@@ -133,9 +140,9 @@ def test_batch_equals_token_by_token(tiny_q8):
     assert m.n_past == 0
     one = np.concatenate([m.eval([t]) for t in toks])
     assert m.n_past == len(toks)
-    # The same kernels on the same quantized rows; only GEMM vs GEMV tiling may reorder float
-    # sums of block results.
-    np.testing.assert_allclose(one, batch, rtol=0, atol=1e-5 * np.abs(batch).max())
+    # The same quantized rows; GEMM vs GEMV tiling may reorder the float sums of block results,
+    # and that may flip an activation rounding (see tiny_tol).
+    np.testing.assert_allclose(one, batch, rtol=0, atol=2e-3 * np.abs(batch).max())
     m.reset()
     np.testing.assert_array_equal(m.eval(toks), last)  # all_logits=False: the last row
 
@@ -341,12 +348,32 @@ def test_smollm2_config(smol):
 
 
 @needs_smollm2
-def test_smollm2_first_position_exact_with_emulated_quantization(smol):
-    # Position 0 attends only to itself: the emulated oracle and edgeq agree to float rounding.
+def test_smollm2_tokenizer_and_greedy_continuation(smol):
+    tok = smol.tokenizer
+    assert tok is smol.tokenizer  # built once
+    ids = tok.encode("The capital of France is")
     smol.reset()
-    got = smol.eval(SMOL_TOKENS[:1])
+    out = []
+    logits = smol.eval(ids)
+    for _ in range(3):
+        out.append(int(logits.argmax()))
+        logits = smol.eval(out[-1:])
+    assert tok.decode(out).strip().startswith("Paris")
+
+
+@needs_smollm2
+def test_smollm2_first_position_with_emulated_quantization(smol):
+    # Position 0 attends only to itself. With the scalar reference kernels, edgeq and the
+    # emulated oracle agree to float rounding (measured 4e-6, logits up to ~20): the whole layer
+    # stack, norms, RoPE at 0, SwiGLU and the tied Q8_0 output are right. This is deterministic
+    # for the reference kernels but not a law: a float32-vs-float64 difference that moves one
+    # activation across a rounding boundary costs ~0.3 (the dispatched SIMD kernels, which sum
+    # blocks in another order, measure 0.34), hence the second, looser bound.
     want = RefLlama(smol.gguf, smol.config, emulate_act_quant=True).forward(SMOL_TOKENS[:1])
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-3)  # measured 4e-6, logits up to ~20
+    ref = load_model(SMOLLM2, n_ctx=8, n_threads=2, isa="ref")
+    np.testing.assert_allclose(ref.eval(SMOL_TOKENS[:1]), want, rtol=0, atol=1e-3)
+    smol.reset()
+    np.testing.assert_allclose(smol.eval(SMOL_TOKENS[:1]), want, rtol=0, atol=0.6)
 
 
 @needs_smollm2
@@ -391,12 +418,13 @@ def test_smollm2_batch_vs_sequential_and_rewind(smol):
 
 @needs_smollm2
 def test_smollm2_ref_isa_vs_default(smol, smol_ref):
-    # EDGEQ_ISA=ref's table vs the dispatched one: identical at position 0 up to float rounding;
-    # later positions only within the quantization-chaos bound (float attention sums differ).
+    # EDGEQ_ISA=ref's table vs the dispatched one. The kernels agree to ~4e-7 relative (C++
+    # kernel tests), but SmolLM2 amplifies that through activation rounding flips: measured max
+    # 0.94 (avx2 vs ref, 16 tokens). Both must also stay within the oracle bound.
     ref = load_model(SMOLLM2, n_ctx=32, n_threads=2, isa="ref")
     smol.reset()
     got = smol.eval(SMOL_TOKENS, all_logits=True)
     want = ref.eval(SMOL_TOKENS, all_logits=True)
-    np.testing.assert_allclose(got[0], want[0], rtol=0, atol=1e-3)
     assert np.abs(got - want).max() < 2.0
     assert np.abs(want - smol_ref).max() < 2.0
+    assert np.abs(got - smol_ref).max() < 2.0
