@@ -90,10 +90,10 @@ class TensorInfo:
 class _Cursor:
     """Bounds-checked little-endian reader over the mapped header."""
 
-    def __init__(self, buf, path: str):
-        self.buf = buf
+    def __init__(self, raw, path: str):
+        self.raw = raw  # the mmap itself: slicing it yields bytes
         self.pos = 0
-        self.size = len(buf)
+        self.size = len(raw)
         self.path = path
 
     def fail(self, problem: str):
@@ -109,7 +109,7 @@ class _Cursor:
 
     def scalar(self, fmt: str, size: int, what: str):
         self.need(size, what)
-        (v,) = struct.unpack_from(fmt, self.buf, self.pos)
+        (v,) = struct.unpack_from(fmt, self.raw, self.pos)
         self.pos += size
         return v
 
@@ -122,14 +122,30 @@ class _Cursor:
     def string(self, what: str) -> str:
         n = self.u64(f"length of {what}")
         self.need(n, what)
-        raw = bytes(self.buf[self.pos:self.pos + n])
+        raw = self.raw[self.pos:self.pos + n]
         self.pos += n
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            # Token pieces of some vocabularies are not valid UTF-8 on their own: keep them
-            # lossless (surrogateescape round-trips the bytes).
-            return raw.decode("utf-8", errors="surrogateescape")
+        # Token pieces of some vocabularies are not valid UTF-8 on their own: keep them
+        # lossless (surrogateescape round-trips the bytes).
+        return raw.decode("utf-8", errors="surrogateescape")
+
+    def string_array(self, count: int, what: str) -> list:
+        """The hot loop of start-up (vocabularies of 128k+ tokens and merges): slice the mapped
+        bytes directly, check bounds per string."""
+        raw, pos, size, unpack = self.raw, self.pos, self.size, struct.unpack_from
+        out = [None] * count
+        for i in range(count):
+            if pos + 8 > size:
+                self.pos = pos
+                self.need(8, f"length of {what}[{i}]")
+            (n,) = unpack("<Q", raw, pos)
+            pos += 8
+            if pos + n > size:
+                self.pos = pos
+                self.need(n, f"{what}[{i}]")
+            out[i] = raw[pos:pos + n].decode("utf-8", "surrogateescape")
+            pos += n
+        self.pos = pos
+        return out
 
     def value(self, vtype: int, what: str) -> Any:
         if vtype in _SCALARS:
@@ -143,13 +159,13 @@ class _Cursor:
             if etype in _SCALARS:
                 size = _SCALARS[etype][1]
                 self.need(count * size, f"{count} elements of {what}")
-                arr = np.frombuffer(self.buf, dtype=_NUMPY_DTYPES[etype], count=count, offset=self.pos).copy()
+                arr = np.frombuffer(self.raw, dtype=_NUMPY_DTYPES[etype], count=count, offset=self.pos).copy()
                 self.pos += count * size
                 return arr
             if etype == _STRING:
                 # Every string takes at least its 8-byte length: reject absurd counts up front.
                 self.need(count * 8, f"{count} strings of {what}")
-                return [self.string(f"{what}[{i}]") for i in range(count)]
+                return self.string_array(count, what)
             if etype == _ARRAY:
                 self.need(count * 12, f"{count} nested arrays of {what}")
                 return [self.value(_ARRAY, f"{what}[{i}]") for i in range(count)]
@@ -179,9 +195,9 @@ class GGUFFile:
 
     # ---- parsing ------------------------------------------------------------------------
     def _parse(self) -> None:
-        c = _Cursor(memoryview(self._mmap), self.path)
+        c = _Cursor(self._mmap, self.path)
         c.need(4, "magic")
-        magic = bytes(c.buf[0:4])
+        magic = c.raw[0:4]
         if magic != GGUF_MAGIC:
             c.fail(f"bad magic {magic!r}: not a GGUF file")
         c.pos = 4

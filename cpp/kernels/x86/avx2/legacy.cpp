@@ -1,5 +1,308 @@
-// PLACEHOLDER: to be implemented.
+// AVX2 kernels for the legacy block types: Q4_0 / Q8_0 weights with Q8_0 activations, Q4_1
+// weights with Q8_1 activations, row dequantizers and activation quantizers.
+// Bit-exact with kernels/ref/legacy.cpp for dequantization and activation quantization (same
+// IEEE divide and round-half-to-even); matmul block dots are exact int32 sums, only the float
+// sum over blocks runs in a different order (8 lanes, then a tree).
+//
+// Per block of 32, the int8 dot uses vpmaddubsw (unsigned x signed -> int16 pairs) and
+// vpmaddwd with ones (-> 8 int32 lanes), then one FMA with the scale dw * dx. Operands:
+//   Q4_1: nibbles q in [0, 15] are already unsigned.
+//   Q4_0: (q - 8) . x = q . x - 8 * sum(x); both int16 pair sums fit (|.| <= 3810, 2032).
+//   Q8_0: |w| . (x * sign(w)), the usual sign trick; activations are in [-127, 127] so the
+//         int16 pair sums (<= 2 * 128 * 127) never saturate.
+// Matmul tiles (tiles.h): R weight rows x T tokens; each weight block is unpacked once per
+// tile and reused for T tokens. Decode (n_tok == 1) streams 4 rows at once.
+#include <immintrin.h>
+
+#include <type_traits>
+#include <vector>
+
 #include "kernels/x86/avx2/avx2.h"
+#include "kernels/x86/avx2/tiles.h"
+
 namespace edgeq::avx2 {
-void register_legacy(KernelTable&) {}
+namespace {
+
+inline float half(ggml_half h) { return _cvtsh_ss(h); }
+
+// 16 bytes of nibbles -> 32 bytes: lanes 0..15 the low nibbles, 16..31 the high ones.
+inline __m256i unpack_nibbles(const uint8_t* qs) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
+
+// 16 int16 pair sums -> 8 int32 -> float
+inline __m256 pairs_to_float(__m256i p16) {
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+// ---- Activation quantization (see ref/legacy.cpp for the spec) ------------------------------
+// One block of 32 floats -> q (32 int8, element order kept); returns d. *qsum = sum of q.
+inline float quantize_block_q8(const float* x, int8_t* q, int* qsum) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v[4];
+    for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(x + 8 * k);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float d = _mm_cvtss_f32(m4) / 127.0f;
+    if (d == 0.0f) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_setzero_si256());
+        *qsum = 0;
+        return d;
+    }
+    const __m256 dv = _mm256_set1_ps(d);
+    __m256i i32[4];
+    for (int k = 0; k < 4; k++)
+        i32[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_div_ps(v[k], dv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    // Sum of q: int32 lanes.
+    const __m256i s = _mm256_add_epi32(_mm256_add_epi32(i32[0], i32[1]), _mm256_add_epi32(i32[2], i32[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    *qsum = _mm_cvtsi128_si32(s4);
+    // int32 -> int8: the packs interleave 128-bit lanes; the permute restores element order.
+    const __m256i p16a = _mm256_packs_epi32(i32[0], i32[1]);
+    const __m256i p16b = _mm256_packs_epi32(i32[2], i32[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+    const __m256i ordered = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), ordered);
+    return d;
+}
+
+void quantize_act_q8_0(const float* x, void* xq, int n) {
+    block_q8_0* y = static_cast<block_q8_0*>(xq);
+    int sum;
+    for (int b = 0; b < n / QK8_0; b++) y[b].d = fp32_to_fp16(quantize_block_q8(x + b * QK8_0, y[b].qs, &sum));
+}
+
+void quantize_act_q8_1(const float* x, void* xq, int n) {
+    block_q8_1* y = static_cast<block_q8_1*>(xq);
+    for (int b = 0; b < n / QK8_1; b++) {
+        int sum;
+        const float d = quantize_block_q8(x + b * QK8_1, y[b].qs, &sum);
+        y[b].d = fp32_to_fp16(d);
+        y[b].s = fp32_to_fp16(d * (float)sum);
+    }
+}
+
+// ---- Dequantization --------------------------------------------------------------------------
+// 32 int8 (in a ymm) -> 32 floats d * q (+ m). d * q is exact (<= 15 bits), so the FMA rounds
+// exactly like the reference's d * q + m; without m a plain multiply keeps the sign of zero.
+template <bool kHasMin>
+inline void store_scaled(__m256i q8, __m256 d, __m256 m, float* y) {
+    const __m128i lo = _mm256_castsi256_si128(q8), hi = _mm256_extracti128_si256(q8, 1);
+    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int k = 0; k < 4; k++) {
+        const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[k]));
+        _mm256_storeu_ps(y + 8 * k, kHasMin ? _mm256_fmadd_ps(d, q, m) : _mm256_mul_ps(d, q));
+    }
+}
+
+void dequantize_row_q4_0(const void* w, float* y, int n) {
+    const block_q4_0* x = static_cast<const block_q4_0*>(w);
+    for (int b = 0; b < n / QK4_0; b++)
+        store_scaled<false>(_mm256_sub_epi8(unpack_nibbles(x[b].qs), _mm256_set1_epi8(8)), _mm256_set1_ps(half(x[b].d)),
+                     _mm256_setzero_ps(), y + b * QK4_0);
+}
+
+void dequantize_row_q4_1(const void* w, float* y, int n) {
+    const block_q4_1* x = static_cast<const block_q4_1*>(w);
+    for (int b = 0; b < n / QK4_1; b++)
+        store_scaled<true>(unpack_nibbles(x[b].qs), _mm256_set1_ps(half(x[b].d)), _mm256_set1_ps(half(x[b].m)),
+                     y + b * QK4_1);
+}
+
+void dequantize_row_q8_0(const void* w, float* y, int n) {
+    const block_q8_0* x = static_cast<const block_q8_0*>(w);
+    for (int b = 0; b < n / QK8_0; b++)
+        store_scaled<false>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)), _mm256_set1_ps(half(x[b].d)),
+                     _mm256_setzero_ps(), y + b * QK8_0);
+}
+
+// ---- Matmul tiles ----------------------------------------------------------------------------
+inline __m256i load32(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+// Weight row r of the tile as blocks, activation row t as blocks.
+template <class WB, class XB>
+struct TilePtrs {
+    template <int R, int T>
+    static void get(const TileArgs& a, int r0, int t0, const WB* (&w)[R], const XB* (&x)[T]) {
+        for (int r = 0; r < R; r++) w[r] = reinterpret_cast<const WB*>(a.W + (size_t)(r0 + r) * a.w_row_bytes);
+        for (int t = 0; t < T; t++) x[t] = reinterpret_cast<const XB*>(a.X + (size_t)(t0 + t) * a.x_row_bytes);
+    }
+};
+
+// acc[r][t] (8 lanes) -> Y, plus an optional per-pair scalar term.
+template <int R, int T>
+inline void store_tile(const TileArgs& a, int r0, int t0, __m256 (&acc)[R][T]) {
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) a.Y[(size_t)(t0 + t) * a.ldy + r0 + r] = hsum(acc[r][t]);
+}
+
+// Q4_0 . Q8_0: per block, sumi = q . x - 8 sum(x) in int16 pairs, acc += sumi * (dw * dx).
+struct TileQ4_0 {
+    static constexpr int kRows = 4, kToks = 2, kGemvRows = 4;
+    template <int R, int T>
+    static void tile(const TileArgs& a, int r0, int t0) {
+        const block_q4_0* w[R];
+        const block_q8_0* x[T];
+        TilePtrs<block_q4_0, block_q8_0>::get<R, T>(a, r0, t0, w, x);
+        const int nb = a.n_in / QK4_0;
+        __m256 acc[R][T];
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            __m256i xv[T], c8[T];
+            __m256 dx[T];
+            for (int t = 0; t < T; t++) {
+                xv[t] = load32(x[t][b].qs);
+                c8[t] = _mm256_maddubs_epi16(_mm256_set1_epi8(8), xv[t]);
+                dx[t] = _mm256_broadcast_ss(&a.xd[(size_t)(t0 + t) * nb + b]);
+            }
+            for (int r = 0; r < R; r++) {
+                const __m256i q = unpack_nibbles(w[r][b].qs);
+                const __m256 dw = _mm256_set1_ps(half(w[r][b].d));
+                for (int t = 0; t < T; t++) {
+                    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv[t]), c8[t]);
+                    acc[r][t] = _mm256_fmadd_ps(pairs_to_float(p), _mm256_mul_ps(dw, dx[t]), acc[r][t]);
+                }
+            }
+        }
+        store_tile<R, T>(a, r0, t0, acc);
+    }
+};
+
+// Q8_0 . Q8_0: sumi = |w| . (x * sign(w)).
+struct TileQ8_0 {
+    static constexpr int kRows = 4, kToks = 2, kGemvRows = 4;
+    template <int R, int T>
+    static void tile(const TileArgs& a, int r0, int t0) {
+        const block_q8_0* w[R];
+        const block_q8_0* x[T];
+        TilePtrs<block_q8_0, block_q8_0>::get<R, T>(a, r0, t0, w, x);
+        const int nb = a.n_in / QK8_0;
+        __m256 acc[R][T];
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            __m256i xv[T];
+            __m256 dx[T];
+            for (int t = 0; t < T; t++) {
+                xv[t] = load32(x[t][b].qs);
+                dx[t] = _mm256_broadcast_ss(&a.xd[(size_t)(t0 + t) * nb + b]);
+            }
+            for (int r = 0; r < R; r++) {
+                const __m256i q = load32(w[r][b].qs);
+                const __m256i aq = _mm256_sign_epi8(q, q);
+                const __m256 dw = _mm256_set1_ps(half(w[r][b].d));
+                for (int t = 0; t < T; t++) {
+                    const __m256i p = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(xv[t], q));
+                    acc[r][t] = _mm256_fmadd_ps(pairs_to_float(p), _mm256_mul_ps(dw, dx[t]), acc[r][t]);
+                }
+            }
+        }
+        store_tile<R, T>(a, r0, t0, acc);
+    }
+};
+
+// Q4_1 . Q8_1: acc += (q . x) * (dw * dx) per block; the mw * sx terms are a dot product over
+// blocks of the tile's m values (converted once into scratch) with the tokens' s values.
+struct TileQ4_1 {
+    static constexpr int kRows = 4, kToks = 2, kGemvRows = 4;
+    template <int R, int T>
+    static void tile(const TileArgs& a, int r0, int t0) {
+        const block_q4_1* w[R];
+        const block_q8_1* x[T];
+        TilePtrs<block_q4_1, block_q8_1>::get<R, T>(a, r0, t0, w, x);
+        const int nb = a.n_in / QK4_1;
+        __m256 acc[R][T];
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            __m256i xv[T];
+            __m256 dx[T];
+            for (int t = 0; t < T; t++) {
+                xv[t] = load32(x[t][b].qs);
+                dx[t] = _mm256_broadcast_ss(&a.xd[(size_t)(t0 + t) * nb + b]);
+            }
+            for (int r = 0; r < R; r++) {
+                const __m256i q = unpack_nibbles(w[r][b].qs);
+                const __m256 dw = _mm256_set1_ps(half(w[r][b].d));
+                for (int t = 0; t < T; t++)
+                    acc[r][t] = _mm256_fmadd_ps(pairs_to_float(_mm256_maddubs_epi16(q, xv[t])), _mm256_mul_ps(dw, dx[t]),
+                                                acc[r][t]);
+            }
+        }
+        // m . s over blocks, 8 blocks at a time.
+        float* m = a.scratch;  // (R, nb)
+        for (int r = 0; r < R; r++)
+            for (int b = 0; b < nb; b++) m[r * nb + b] = half(w[r][b].m);
+        for (int t = 0; t < T; t++) {
+            const float* s = a.xs + (size_t)(t0 + t) * nb;
+            for (int r = 0; r < R; r++) {
+                const float* mr = m + r * nb;
+                __m256 ms = _mm256_setzero_ps();
+                int b = 0;
+                for (; b + 8 <= nb; b += 8) ms = _mm256_fmadd_ps(_mm256_loadu_ps(mr + b), _mm256_loadu_ps(s + b), ms);
+                float tail = 0.0f;
+                for (; b < nb; b++) tail += mr[b] * s[b];
+                acc[r][t] = _mm256_add_ps(acc[r][t], ms);
+                acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_setr_ps(tail, 0, 0, 0, 0, 0, 0, 0));
+            }
+        }
+        store_tile<R, T>(a, r0, t0, acc);
+    }
+};
+
+// Per-call scratch of one thread: activation scales as floats and the tile's m values.
+struct Scratch {
+    std::vector<float> xd, xs, tile;
+};
+Scratch& scratch() {
+    static thread_local Scratch s;
+    return s;
+}
+
+// Y (n_tok, n_out) = X (n_tok, n_in) @ W (n_out, n_in)^T for rows [row0, row1).
+// XB: the activation block type (block_q8_0 or block_q8_1, both start with d).
+template <class K, class XB>
+void matmul_blocks(const void* W, size_t w_row_bytes, const void* X, size_t x_row_bytes, float* Y, size_t ldy,
+                   int n_in, int n_tok, int row0, int row1) {
+    const int nb = n_in / 32;
+    Scratch& s = scratch();
+    s.xd.resize((size_t)n_tok * nb);
+    s.tile.resize((size_t)K::kRows * nb);
+    if constexpr (std::is_same_v<XB, block_q8_1>) s.xs.resize((size_t)n_tok * nb);
+    for (int t = 0; t < n_tok; t++) {
+        const XB* x = reinterpret_cast<const XB*>(static_cast<const uint8_t*>(X) + (size_t)t * x_row_bytes);
+        for (int b = 0; b < nb; b++) {
+            s.xd[(size_t)t * nb + b] = half(x[b].d);
+            if constexpr (std::is_same_v<XB, block_q8_1>) s.xs[(size_t)t * nb + b] = half(x[b].s);
+        }
+    }
+    TileArgs a{static_cast<const uint8_t*>(W), w_row_bytes, static_cast<const uint8_t*>(X), x_row_bytes, Y, ldy, n_in};
+    a.xd = s.xd.data();
+    a.xs = s.xs.data();
+    a.scratch = s.tile.data();
+    if (n_tok == 1) for_each_tile<K, K::kGemvRows, 1>(a, 1, row0, row1);
+    else for_each_tile<K, K::kRows, K::kToks>(a, n_tok, row0, row1);
+}
+
+}  // namespace
+
+void register_legacy(KernelTable& t) {
+    t.matmul[GGML_Q4_0] = {ACT_Q8_0, &matmul_blocks<TileQ4_0, block_q8_0>};
+    t.matmul[GGML_Q4_1] = {ACT_Q8_1, &matmul_blocks<TileQ4_1, block_q8_1>};
+    t.matmul[GGML_Q8_0] = {ACT_Q8_0, &matmul_blocks<TileQ8_0, block_q8_0>};
+    t.dequantize_row[GGML_Q4_0] = &dequantize_row_q4_0;
+    t.dequantize_row[GGML_Q4_1] = &dequantize_row_q4_1;
+    t.dequantize_row[GGML_Q8_0] = &dequantize_row_q8_0;
+    t.quantize_act[ACT_Q8_0] = &quantize_act_q8_0;
+    t.quantize_act[ACT_Q8_1] = &quantize_act_q8_1;
+}
+
+}  // namespace edgeq::avx2

