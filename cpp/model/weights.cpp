@@ -1,0 +1,136 @@
+#include "model/weights.h"
+
+#include <stdexcept>
+
+namespace edgeq {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& name, const std::string& problem) {
+    throw std::invalid_argument("tensor '" + name + "': " + problem);
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+}
+
+const TensorView& find(const TensorMap& tensors, const std::string& name) {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) throw std::invalid_argument("missing tensor '" + name + "'");
+    return it->second;
+}
+
+// Bytes a tensor of this type and GGUF shape must occupy; checks the row length fits the block.
+size_t expected_bytes(const std::string& name, const TensorView& t) {
+    const int bs = ggml_block_size(t.type);
+    if (bs == 0) fail(name, "unknown tensor type " + std::to_string(t.type));
+    if (t.shape.empty()) fail(name, "has no dimensions");
+    for (int64_t d : t.shape)
+        if (d <= 0) fail(name, "has a non-positive dimension " + shape_str(t.shape));
+    if (t.shape[0] % bs != 0)
+        fail(name, "row length " + std::to_string(t.shape[0]) + " is not a multiple of the " +
+                       ggml_type_name(t.type) + " block size " + std::to_string(bs));
+    size_t rows = 1;
+    for (size_t i = 1; i < t.shape.size(); i++) rows *= (size_t)t.shape[i];
+    return rows * (size_t)(t.shape[0] / bs) * ggml_type_size(t.type);
+}
+
+void check_bytes(const std::string& name, const TensorView& t) {
+    const size_t want = expected_bytes(name, t);
+    if (t.data == nullptr) fail(name, "has no data");
+    if (t.nbytes != want)
+        fail(name, std::string(ggml_type_name(t.type)) + " " + shape_str(t.shape) + " needs " + std::to_string(want) +
+                       " bytes, got " + std::to_string(t.nbytes));
+}
+
+// A matrix W (n_out, n_in): GGUF shape [n_in, n_out] (a 2-D shape with trailing 1s is accepted).
+// need_matmul = false: only rows are read (dequantized), no matmul kernel is required.
+Matrix load_matrix(const TensorMap& tensors, const std::string& name, int n_in, int n_out, const KernelTable& kt,
+                   bool need_matmul = true) {
+    const TensorView& t = find(tensors, name);
+    check_bytes(name, t);
+    for (size_t i = 2; i < t.shape.size(); i++)
+        if (t.shape[i] != 1) fail(name, "expected a matrix, got shape " + shape_str(t.shape));
+    const int64_t rows = t.shape.size() > 1 ? t.shape[1] : 1;
+    if (t.shape[0] != n_in || rows != n_out)
+        fail(name, "expected shape [" + std::to_string(n_in) + ", " + std::to_string(n_out) + "], got " +
+                       shape_str(t.shape));
+    if (t.type >= (uint32_t)kNumGgmlTypes) fail(name, "unknown tensor type " + std::to_string(t.type));
+    Matrix m;
+    m.type = t.type;
+    m.n_in = n_in;
+    m.n_out = n_out;
+    m.row_bytes = (size_t)(n_in / ggml_block_size(t.type)) * ggml_type_size(t.type);
+    m.data = t.data;
+    if (!need_matmul) return m;
+    if (!kt.matmul[t.type].fn)
+        fail(name, std::string("type ") + ggml_type_name(t.type) + " has no matmul kernel (ISA " + kt.name + ")");
+    const MatmulKernel& k = kt.matmul[t.type];
+    if (!kt.quantize_act[k.act] && k.act != ACT_F32)
+        fail(name, std::string("no activation quantizer for the ") + ggml_type_name(t.type) + " kernel");
+    m.act = k.act;
+    m.fn = k.fn;
+    // The activation row of n_in values must be whole blocks of the activation format.
+    const int act_block = k.act == ACT_F32 ? 1 : (k.act == ACT_Q8_K ? QK_K : 32);
+    if (n_in % act_block != 0)
+        fail(name, "row length " + std::to_string(n_in) + " is not a multiple of the activation block " +
+                       std::to_string(act_block));
+    return m;
+}
+
+// A vector of n values (F32, F16 or BF16 in the file) -> float.
+std::vector<float> load_vector(const TensorMap& tensors, const std::string& name, int n, const KernelTable& kt) {
+    const TensorView& t = find(tensors, name);
+    check_bytes(name, t);
+    int64_t total = 1;
+    for (int64_t d : t.shape) total *= d;
+    if (t.shape[0] != n || total != n)
+        fail(name, "expected shape [" + std::to_string(n) + "], got " + shape_str(t.shape));
+    if (t.type >= (uint32_t)kNumGgmlTypes || !kt.dequantize_row[t.type])
+        fail(name, std::string("type ") + ggml_type_name(t.type) + " cannot be converted to float");
+    std::vector<float> v(n);
+    kt.dequantize_row[t.type](t.data, v.data(), n);
+    return v;
+}
+
+}  // namespace
+
+ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, const KernelTable& kt) {
+    ModelWeights w;
+    const bool tied = tensors.count("output.weight") == 0;
+    {
+        const std::string name = "token_embd.weight";
+        // Tied: it is also the output matrix, which needs a matmul kernel.
+        w.token_embd = load_matrix(tensors, name, cfg.n_embd, cfg.n_vocab, kt, tied);
+        w.embd_row = kt.dequantize_row[w.token_embd.type];
+        if (!w.embd_row) fail(name, std::string("type ") + ggml_type_name(w.token_embd.type) + " cannot be dequantized");
+    }
+    w.layers.resize(cfg.n_layer);
+    for (int l = 0; l < cfg.n_layer; l++) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        LayerWeights& L = w.layers[l];
+        L.attn_norm = load_vector(tensors, p + "attn_norm.weight", cfg.n_embd, kt);
+        L.wq = load_matrix(tensors, p + "attn_q.weight", cfg.n_embd, cfg.q_dim(), kt);
+        L.wk = load_matrix(tensors, p + "attn_k.weight", cfg.n_embd, cfg.kv_dim(), kt);
+        L.wv = load_matrix(tensors, p + "attn_v.weight", cfg.n_embd, cfg.kv_dim(), kt);
+        L.wo = load_matrix(tensors, p + "attn_output.weight", cfg.q_dim(), cfg.n_embd, kt);
+        L.ffn_norm = load_vector(tensors, p + "ffn_norm.weight", cfg.n_embd, kt);
+        L.w_gate = load_matrix(tensors, p + "ffn_gate.weight", cfg.n_embd, cfg.n_ff, kt);
+        L.w_up = load_matrix(tensors, p + "ffn_up.weight", cfg.n_embd, cfg.n_ff, kt);
+        L.w_down = load_matrix(tensors, p + "ffn_down.weight", cfg.n_ff, cfg.n_embd, kt);
+    }
+    w.output_norm = load_vector(tensors, "output_norm.weight", cfg.n_embd, kt);
+    if (!tied) {
+        w.output = load_matrix(tensors, "output.weight", cfg.n_embd, cfg.n_vocab, kt);
+    } else {
+        w.output = w.token_embd;
+        w.tied_output = true;
+    }
+    if (tensors.count("rope_freqs.weight"))
+        w.rope_freqs = load_vector(tensors, "rope_freqs.weight", cfg.rope_dim / 2, kt);
+    return w;
+}
+
+}  // namespace edgeq

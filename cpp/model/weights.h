@@ -1,0 +1,60 @@
+// The weights of a llama-style model: pointers into the caller's (memory-mapped) GGUF bytes,
+// never copies, except the small norm vectors, which are converted to float at load.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "model/config.h"
+
+namespace edgeq {
+
+// One tensor as handed over by the loader. shape is in GGUF order: shape[0] is the row length.
+struct TensorView {
+    uint32_t type = 0;
+    std::vector<int64_t> shape;
+    const uint8_t* data = nullptr;
+    size_t nbytes = 0;
+};
+using TensorMap = std::map<std::string, TensorView>;
+
+// W (n_out, n_in): n_out rows of GGUF blocks, row_bytes apart. y = W x.
+struct Matrix {
+    uint32_t type = 0;
+    int n_in = 0, n_out = 0;
+    size_t row_bytes = 0;
+    const uint8_t* data = nullptr;
+    ActType act = ACT_F32;  // activation format its kernel consumes
+    MatmulFn fn = nullptr;
+};
+
+struct LayerWeights {
+    std::vector<float> attn_norm;  // (n_embd)
+    Matrix wq;                     // (q_dim, n_embd)
+    Matrix wk;                     // (kv_dim, n_embd)
+    Matrix wv;                     // (kv_dim, n_embd)
+    Matrix wo;                     // (n_embd, q_dim)
+    std::vector<float> ffn_norm;   // (n_embd)
+    Matrix w_gate;                 // (n_ff, n_embd)
+    Matrix w_up;                   // (n_ff, n_embd)
+    Matrix w_down;                 // (n_embd, n_ff)
+};
+
+struct ModelWeights {
+    Matrix token_embd;               // (n_vocab, n_embd): rows are dequantized for the lookup
+    DequantizeRowFn embd_row = nullptr;
+    std::vector<LayerWeights> layers;
+    std::vector<float> output_norm;  // (n_embd)
+    Matrix output;                   // (n_vocab, n_embd): `output.weight` or tied token_embd
+    bool tied_output = false;
+    std::vector<float> rope_freqs;   // (rope_dim / 2) divisors of the RoPE frequencies, or empty
+};
+
+// Checks every tensor's presence, type (a kernel must exist in `kt`), shape and byte size
+// against `cfg`, then builds the weight views. Throws std::invalid_argument naming the tensor.
+ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, const KernelTable& kt);
+
+}  // namespace edgeq
