@@ -1,7 +1,6 @@
 """The `edgeq` command line as a user runs it (subprocesses): errors are one line with the
 right exit status, `tokenize` matches llama.cpp's ids, and `run` works end to end when the real
 model is available."""
-import importlib.util
 import json
 import os
 import re
@@ -11,23 +10,12 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
 STATS_LINE = re.compile(r"^prompt: \d+ tokens, [\d.]+ tok/s \| generated: \d+ tokens, "
                         r"([\d.]+|-) tok/s$")
 
 
-def _has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-needs_tokenizer = pytest.mark.skipif(not _has("edgeq.tokenizer"), reason="no edgeq.tokenizer")
-needs_model = pytest.mark.skipif(not (_has("edgeq.model") and _has("edgeq.tokenizer")),
-                                 reason="no edgeq.model / edgeq.tokenizer")
-
-
 def edgeq(*args, cache=None, stdin=None, timeout=300):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "python"), env.get("PYTHONPATH", "")])
     if cache is not None:
         env["EDGEQ_CACHE"] = str(cache)
     env.pop("EDGEQ_DEBUG", None)
@@ -81,7 +69,6 @@ def test_runtime_errors_exit_1_with_one_line(tmp_path):
     assert "not valid UTF-8 (byte 0xff at offset 3)" in line
 
 
-@needs_tokenizer
 def test_not_a_gguf_file_is_one_line(tmp_path):
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"this is not a model")
@@ -98,7 +85,6 @@ def _vocab_cases(vocab: Path):
     return list(zip(texts, ids))
 
 
-@needs_tokenizer
 def test_tokenize_ids_match_llama_cpp(tmp_path, shared_data):
     vocab = shared_data / "vocab" / "ggml-vocab-gpt-2.gguf"
     cases = _vocab_cases(vocab)
@@ -117,7 +103,6 @@ def test_tokenize_ids_match_llama_cpp(tmp_path, shared_data):
                                         "   995 -> ' world'", "     0 -> '!'"]
 
 
-@needs_model
 def test_run_end_to_end_greedy(tmp_path, smollm2):
     model = smollm2
     args = ("run", model, "-p", "The capital of France is", "-n", "8", "--temp", "0")
