@@ -69,7 +69,8 @@ class ModelInfo:
     def type_summary(self) -> str:
         """'llama 135M Q4_1', like llama-bench's model_type."""
         n = self.n_params
-        label = f"{n / 1e9:.1f}B" if n >= 1e9 else f"{round(n / 1e6)}M"
+        label = (f"{n / 1e9:.1f}B" if n >= 1e9 else f"{round(n / 1e6)}M" if n >= 1e6
+                 else f"{round(n / 1e3)}K")
         return f"{self.arch} {label} {self.weight_type}"
 
 
