@@ -177,3 +177,42 @@ def test_real_model_quick(smollm2):
     assert [r["model_type"] for r in records] == ["llama 135M Q4_1"] * 2
     # llama-bench prints model_size 96576768 and model_n_params 134515008 for this file.
     assert {(r["model_size"], r["model_n_params"]) for r in records} == {(96576768, 134515008)}
+
+
+FAKE_LLAMA_BENCH = """#!{python}
+import json, sys
+a = sys.argv[1:]
+get = lambda flag: a[a.index(flag) + 1]
+print(json.dumps([{{"build_commit": "fake", "model_filename": get("-m"),
+                    "n_prompt": int(get("-p")), "n_gen": int(get("-n")),
+                    "n_threads": int(get("-t")), "avg_ts": 100.0, "stddev_ts": 1.0}}]))
+"""
+
+
+def test_compare_llamacpp_pairs_tests(tiny, tmp_path):
+    """The comparison script pairs each edgeq record with llama-bench's (a stand-in here that
+    reports 100 t/s) and writes the ratio; with no llama-bench it runs edgeq alone."""
+    fake = tmp_path / "llama-bench"
+    fake.write_text(FAKE_LLAMA_BENCH.format(python=sys.executable))
+    fake.chmod(0o755)
+    out = tmp_path / "cmp.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    script = str(REPO / "bench" / "compare_llamacpp.py")
+    proc = subprocess.run([sys.executable, script, str(tiny), "-p", "8", "-n", "4", "-r", "1",
+                           "-t", "1", "--llama-bench", str(fake), "--json-out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["test"] for r in rows] == ["pp8", "tg4"]
+    for r in rows:
+        assert r["llamacpp_ts"] == 100.0
+        assert r["ratio"] == pytest.approx(r["edgeq_ts"] / 100.0)
+    assert "| edgeq / llama.cpp |" in proc.stdout
+
+    env.pop("LLAMA_BENCH", None)
+    proc = subprocess.run([sys.executable, script, str(tiny), "-p", "8", "-n", "0", "-r", "1",
+                           "--llama-bench", str(tmp_path / "missing")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "running edgeq only" in proc.stderr
+    assert proc.stdout.splitlines()[-1].endswith("| - | - |")
