@@ -1,4 +1,5 @@
-"""Command line: `edgeq run`, `edgeq tokenize`, `edgeq pull`, `edgeq bench` (also `python -m edgeq ...`).
+"""Command line: `edgeq run`, `edgeq tokenize`, `edgeq pull`, `edgeq bench`
+(also `python -m edgeq ...`).
 
 Exit codes: 0 ok, 1 runtime error (one line on stderr), 2 usage error (one line on stderr),
 130 interrupted. Generated text goes to stdout; everything else (progress, notes, the stats
