@@ -1,4 +1,5 @@
-"""Command line: `edgeq run`, `edgeq tokenize`, `edgeq pull` (also `python -m edgeq ...`).
+"""Command line: `edgeq run`, `edgeq tokenize`, `edgeq pull`, `edgeq bench`
+(also `python -m edgeq ...`).
 
 Exit codes: 0 ok, 1 runtime error (one line on stderr), 2 usage error (one line on stderr),
 130 interrupted. Generated text goes to stdout; everything else (progress, notes, the stats
@@ -141,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("name", metavar="NAME", help=f"model name ({known})")
     pl.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     pl.set_defaults(func=cmd_pull)
+
+    from .bench import add_bench_parser
+    add_bench_parser(sub)
     return p
 
 
@@ -394,7 +398,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error("a command is required: run, tokenize or pull")
+        parser.error("a command is required: run, tokenize, pull or bench")
     try:
         return args.func(args)
     except UsageError as e:
