@@ -92,8 +92,8 @@ const Features& features() {
     return f;
 }
 
-// Can this CPU run the code compiled for `isa`? (The AVX-512 files use F/BW/VL/DQ/VNNI/VBMI/
-// VPOPCNTDQ/BITALG flags; the table checks per-kernel needs where they differ.)
+// Can this CPU run the code compiled for `isa`? The avx512 tier is compiled with
+// F/BW/VL/DQ/VNNI (Ice Lake / Zen 4 and later; Cascade Lake has these too).
 bool cpu_can_run(const std::string& isa) {
     const Features& f = features();
     if (isa == "ref") return true;

@@ -33,7 +33,9 @@ import json
 import os
 import struct
 import warnings
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+
+import numpy as np
 
 from . import pretokenizers
 
@@ -112,15 +114,63 @@ def _field_bytes(field: int, data: bytes) -> bytes:
     return _varint(field << 3 | 2) + _varint(len(data)) + data
 
 
-def _spm_model_proto(pieces: Sequence[bytes], scores: Sequence[float], types: Sequence[int],
+def _utf8_pieces(tokens: Sequence[str]) -> Tuple[bytes, np.ndarray]:
+    """All tokens as one UTF-8 byte string and the byte length of each (vectorized: the byte
+    offset of a token is the offset of its first character among the non-continuation bytes)."""
+    joined = "".join(tokens)
+    try:
+        data = joined.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate-escaped bytes: one by one
+        parts = [t.encode("utf-8", "surrogateescape") for t in tokens]
+        return b"".join(parts), np.fromiter(map(len, parts), np.int64, len(parts))
+    u8 = np.frombuffer(data, np.uint8)
+    char_starts = np.append(np.flatnonzero((u8 & 0xC0) != 0x80), len(data))
+    char_lens = np.fromiter(map(len, tokens), np.int64, len(tokens))
+    byte_offsets = char_starts[np.concatenate(([0], np.cumsum(char_lens)))]
+    return data, np.diff(byte_offsets)
+
+
+def _spm_pieces(data: bytes, lens: np.ndarray, scores: np.ndarray, types: np.ndarray) -> bytes:
+    """The repeated ModelProto.pieces field. Each token is
+        0x0a L | 0x0a n <n piece bytes> | 0x15 <float32 score> | 0x18 <type>     (L = n + 9)
+    i.e. field 1 (length-delimited) holding SentencePiece{piece = 1, score = 2 (fixed32),
+    type = 3 (varint)}. Written with numpy when every length fits one varint byte
+    (n <= 118); otherwise record by record."""
+    count = len(lens)
+    if count and int(lens.max()) > 118:
+        short = [bytes((i,)) for i in range(128)]
+        pack_score = struct.Struct("<f").pack
+        out, pos = [], 0
+        for n, score, ptype in zip(lens.tolist(), scores.tolist(), types.tolist()):
+            piece = data[pos:pos + n]
+            pos += n
+            body = b"".join((b"\x0a", short[n] if n < 128 else _varint(n), piece,
+                             b"\x15", pack_score(score), b"\x18", short[ptype]))
+            out.append(_field_bytes(1, body))
+        return b"".join(out)
+    rec = lens + 11
+    start = np.concatenate(([0], np.cumsum(rec)[:-1]))
+    out = np.empty(int(rec.sum()), np.uint8)
+    out[start] = 0x0A
+    out[start + 1] = lens + 9
+    out[start + 2] = 0x0A
+    out[start + 3] = lens
+    # piece bytes: token i's bytes go to start[i] + 4 onwards
+    piece_start = np.concatenate(([0], np.cumsum(lens)[:-1]))
+    out[np.repeat(start + 4 - piece_start, lens) + np.arange(len(data))] = np.frombuffer(data, np.uint8)
+    tail = start + 4 + lens
+    out[tail] = 0x15
+    score_bytes = np.ascontiguousarray(scores, dtype="<f4").view(np.uint8).reshape(count, 4)
+    for k in range(4):
+        out[tail + 1 + k] = score_bytes[:, k]
+    out[tail + 5] = 0x18
+    out[tail + 6] = types
+    return out.tobytes()
+
+
+def _spm_model_proto(pieces: bytes, lens: np.ndarray, scores: np.ndarray, types: np.ndarray,
                      unk_id: int, byte_fallback: bool) -> bytes:
-    key_piece, key_score, key_type = _varint(1 << 3 | 2), _varint(2 << 3 | 5), _varint(3 << 3)
-    pack_score = struct.Struct("<f").pack
-    out = []
-    for piece, score, ptype in zip(pieces, scores, types):
-        body = b"".join((key_piece, _varint(len(piece)), piece, key_score, pack_score(score),
-                         key_type, _varint(ptype)))
-        out.append(_field_bytes(1, body))
+    out = [_spm_pieces(pieces, lens, scores, types)]
     trainer = (_field_varint(3, 2) + _field_varint(4, len(pieces))
                + _field_varint(35, int(byte_fallback)) + _field_varint(40, unk_id))
     normalizer = (_field_bytes(1, b"identity") + _field_varint(3, 0) + _field_varint(4, 0)
@@ -245,14 +295,15 @@ class Tokenizer:
                 seen[t] = i
         self._token_to_id = token_to_id
 
+        # Token types as an int8 array while the fix-ups below run; a list for lookups after.
         raw_types = md.get("tokenizer.ggml.token_type")
         if raw_types is None:
-            types = [NORMAL] * n
+            types = np.full(n, NORMAL, np.int8)
         else:
             if len(raw_types) < n:
                 raise ValueError(f"tokenizer.ggml.token_type has {len(raw_types)} entries for {n} tokens")
-            types = [t if 0 <= t <= BYTE else UNDEFINED for t in raw_types[:n].tolist()]
-        self._types = types
+            raw = np.asarray(raw_types[:n], dtype=np.int64)
+            types = np.where((raw >= 0) & (raw <= BYTE), raw, UNDEFINED).astype(np.int8)
 
         # -- flags and default special ids, as llama_vocab::impl::load sets them --
         if model == "llama":
@@ -341,7 +392,8 @@ class Tokenizer:
         # -- special-token partition table: longest text first (llama.cpp sorts by byte length) --
         name = str(md.get("general.name", "")).lower()
         rstrip_all = "phi-3" in name or "phi3" in name  # llama.cpp's per-model attribute fix-up
-        specials = [i for i, t in enumerate(types) if t in _SPECIAL_TYPES]
+        self._types: List[int] = types.tolist()
+        specials = np.flatnonzero(np.isin(types, _SPECIAL_TYPES)).tolist()
         specials.sort(key=lambda i: -len(tokens[i].encode("utf-8", "surrogateescape")))
         self._partition_all = []
         for i in specials:
@@ -355,7 +407,7 @@ class Tokenizer:
         if model == "gpt2":
             self._build_bpe(md, pre)
         else:
-            self._build_spm(md)
+            self._build_spm(md, types)
 
     def _build_bpe(self, md: dict, pre: pretokenizers.PreTokenizer) -> None:
         from tokenizers import Tokenizer as HFTokenizer
@@ -391,29 +443,30 @@ class Tokenizer:
         except Exception as e:
             raise ValueError(f"cannot build the BPE tokenizer for pre '{self.pre}': {e}") from None
 
-    def _build_spm(self, md: dict) -> None:
+    def _build_spm(self, md: dict, types: np.ndarray) -> None:
         import sentencepiece
 
         n = self.n_vocab
-        types = self._types
         scores = md.get("tokenizer.ggml.scores")
         if scores is None:
-            scores = [0.0] * n
+            scores = np.zeros(n, np.float32)
         elif len(scores) < n:
             raise ValueError(f"tokenizer.ggml.scores has {len(scores)} entries for {n} tokens")
         else:
-            scores = [float(s) for s in scores[:n].tolist()]
-        # sentencepiece needs exactly one valid type per piece and an UNKNOWN piece.
-        sp_types = [t if t != UNDEFINED else NORMAL for t in types]
-        unk = next((i for i, t in enumerate(sp_types) if t == UNKNOWN), None)
-        if unk is None:
+            scores = np.asarray(scores[:n], dtype=np.float32)
+        # sentencepiece needs a valid type for every piece and an UNKNOWN piece.
+        sp_types = np.where(types == UNDEFINED, NORMAL, types).astype(np.uint8)
+        unknowns = np.flatnonzero(sp_types == UNKNOWN)
+        if len(unknowns):
+            unk = int(unknowns[0])
+        else:
             if self.unk_id is None:
                 raise ValueError("SentencePiece vocabulary without an unknown token")
             unk = self.unk_id
             sp_types[unk] = UNKNOWN
-        pieces = [t.encode("utf-8", "surrogateescape") for t in self._tokens]
-        byte_fallback = any(t == BYTE for t in sp_types)
-        proto = _spm_model_proto(pieces, scores, sp_types, unk, byte_fallback)
+        data, lens = _utf8_pieces(self._tokens)
+        byte_fallback = bool((sp_types == BYTE).any())
+        proto = _spm_model_proto(data, lens, scores, sp_types, unk, byte_fallback)
         try:
             self._sp = sentencepiece.SentencePieceProcessor(model_proto=proto)
         except Exception as e:
@@ -434,6 +487,8 @@ class Tokenizer:
 
     def token_to_bytes(self, token_id: int) -> bytes:
         """The raw bytes a token stands for (CONTROL tokens: their text; UNUSED: nothing)."""
+        if not 0 <= token_id < self.n_vocab:
+            raise ValueError(f"token id {token_id} is outside the vocabulary of {self.n_vocab} tokens")
         cached = self._bytes_cache[token_id]
         if cached is None:
             cached = self._piece_bytes(token_id)
@@ -534,11 +589,10 @@ class Tokenizer:
         prev_special = True
         for tid in ids:
             tid = int(tid)
+            data = self.token_to_bytes(tid)  # checks the range
             ttype = types[tid]
             if skip_special and ttype in (CONTROL, UNKNOWN):
                 data = b""
-            else:
-                data = self.token_to_bytes(tid)
             is_special = ttype in _SPECIAL_TYPES
             if strip_prefix and prev_special and not is_special and data[:1] == b" ":
                 data = data[1:]

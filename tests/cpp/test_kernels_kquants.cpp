@@ -121,7 +121,7 @@ void check_dequantize(const KernelTable& ref, const KernelTable& isa, const KTyp
 
 // Both kernels sum each super-block's integer products exactly; the float32 work after that
 // (int32 -> float, d_w * d_x, the scaling product, the min term, accumulation over nb blocks and,
-// in SIMD code, an 8-lane horizontal sum: at most nb + 8 rounding steps) errs by at most
+// in SIMD code, an 8- or 16-lane horizontal sum: at most nb + 8 rounding steps) errs by at most
 // (nb + 8) * eps * M each, M = sum_i |w_i| |x_i| with |w| split into its parts
 // (weight_magnitudes), which bounds every partial sum. The two results differ by at most twice
 // that; the bound below has another factor 2 of slack.

@@ -15,11 +15,20 @@ def shared_data_dir() -> Path:
     return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
 
 
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
 def smollm2_path() -> "Path | None":
-    """SmolLM2-135M-Instruct Q4_1: $EDGEQ_SMOLLM2, else the edgeq model cache; None if absent."""
+    """SmolLM2-135M-Instruct Q4_1: $EDGEQ_SMOLLM2, else the edgeq model cache (where
+    `edgeq pull smollm2-135m` puts it); None if absent."""
     env = os.environ.get("EDGEQ_SMOLLM2")
     candidates = [Path(env)] if env else []
-    candidates.append(Path.home() / ".cache" / "edgeq" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    try:
+        from edgeq.pull import cache_dir
+        candidates.append(cache_dir() / SMOLLM2_FILE)
+    except ImportError:  # no model cache helper in this build
+        pass
+    candidates.append(Path.home() / ".cache" / "edgeq" / "models" / SMOLLM2_FILE)
     return next((p for p in candidates if p.is_file()), None)
 
 
@@ -35,6 +44,9 @@ def shared_data() -> Path:
 def smollm2() -> Path:
     path = smollm2_path()
     if path is None:
-        pytest.skip("SmolLM2-135M-Instruct.Q4_1.gguf not found (set EDGEQ_SMOLLM2 or put it in "
-                    "~/.cache/edgeq/models)")
+        message = ("SmolLM2-135M-Instruct.Q4_1.gguf not found: run `python -m edgeq pull "
+                   "smollm2-135m` (or set EDGEQ_SMOLLM2)")
+        if os.environ.get("EDGEQ_ALLOW_MISSING_MODEL") == "1":
+            pytest.skip(message)
+        pytest.fail(message)  # the real-model comparisons are the point of the suite
     return path

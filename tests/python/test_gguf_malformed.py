@@ -66,10 +66,11 @@ def _expect_error(path: Path, *fragments: str) -> str:
     return msg
 
 
-def test_valid_file_reads_and_matches_gguf_package(tmp_path):
-    p = _write(tmp_path, "ok.gguf", build_gguf())
+@pytest.mark.parametrize("version", [2, 3])
+def test_valid_file_reads_and_matches_gguf_package(tmp_path, version):
+    p = _write(tmp_path, "ok.gguf", build_gguf(version=version))
     f = open_gguf(p)
-    assert f.version == 3 and f.architecture == "llama"
+    assert f.version == version and f.architecture == "llama"
     assert f.metadata["tokenizer.ggml.tokens"] == ["a", "b", "c"]
     t = f.tensors["t0"]
     assert t.shape == (64, 3) and t.type == 0

@@ -136,8 +136,8 @@ def test_matmul_matches_float64(isa, qtype, n_out, n_in, n_tok):
     want = xq @ W.T
     # Bound: per super-block the integer sums are exact; what rounds is float32 work on at most
     # nb + 8 terms per output (int32 -> float conversion, the d_w * d_x product, the scaling
-    # product, the min subtraction, the accumulation over nb blocks, an 8-lane horizontal sum in
-    # SIMD code). Each step's error is <= EPS32 times a partial sum bounded by
+    # product, the min subtraction, the accumulation over nb blocks, an 8- or 16-lane horizontal
+    # sum in SIMD code). Each step's error is <= EPS32 times a partial sum bounded by
     # M = sum_k |w_k| |x_k| (|w| split into its scale and min parts for Q4_K), so
     # |err| <= 4 (nb + 8) EPS32 M with a factor 4 of slack.
     nb = n_in // QK_K

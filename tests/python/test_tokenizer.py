@@ -21,7 +21,7 @@ import pytest
 from conftest import shared_data_dir
 from edgeq import pretokenizers
 from edgeq.gguf import open_gguf
-from edgeq.tokenizer import BYTE, CONTROL, NORMAL, Tokenizer
+from edgeq.tokenizer import BYTE, CONTROL, NORMAL, USER_DEFINED, Tokenizer
 
 SEPARATOR = "\n__ggml_vocab_test__\n"
 VOCAB_FILES = sorted((shared_data_dir() / "vocab").glob("ggml-vocab-*.gguf"))
@@ -239,6 +239,49 @@ def test_unknown_pre_and_model_are_errors(shared_data):
     qwen = Tokenizer.from_metadata({**md, "tokenizer.ggml.pre": "qwen2"})
     assert qwen.encode("x 123", add_special=False) != load(shared_data / "vocab" / "ggml-vocab-gpt-2.gguf").encode("x 123", add_special=False)
     assert qwen.decode(qwen.encode(MIXED, add_special=False)) == MIXED
+
+
+def _with_tokens(md: dict, tokens, score=0.0, ttype=NORMAL) -> dict:
+    import numpy as np
+
+    md = dict(md)
+    md["tokenizer.ggml.tokens"] = list(md["tokenizer.ggml.tokens"]) + list(tokens)
+    if "tokenizer.ggml.scores" in md:
+        md["tokenizer.ggml.scores"] = np.concatenate(
+            [md["tokenizer.ggml.scores"], np.full(len(tokens), score, np.float32)])
+    md["tokenizer.ggml.token_type"] = np.concatenate(
+        [md["tokenizer.ggml.token_type"], np.full(len(tokens), ttype, np.int32)])
+    return md
+
+
+def test_unusual_vocabularies(shared_data):
+    """Paths the shipped vocabularies do not take: a piece too long for the vectorized
+    ModelProto writer, pieces that are not valid UTF-8, merges `tokenizers` cannot hold,
+    user-defined tokens (split out even without parse_special)."""
+    spm_md = open_gguf(shared_data / "vocab" / "ggml-vocab-llama-spm.gguf").metadata
+    spm = vocab(shared_data, "llama-spm")
+    long_piece = Tokenizer.from_metadata(_with_tokens(spm_md, ["\u2581" + "x" * 150]))
+    odd_bytes = Tokenizer.from_metadata(_with_tokens(spm_md, ["\udcff\udcfe"]))
+    assert odd_bytes.token_to_bytes(spm.n_vocab) == b"\xff\xfe"
+    for chunk in _corpus(shared_data)[:6] + [MIXED]:
+        expected = spm.encode(chunk)
+        assert long_piece.encode(chunk) == expected
+        assert odd_bytes.encode(chunk) == expected
+
+    gpt2_md = dict(open_gguf(shared_data / "vocab" / "ggml-vocab-gpt-2.gguf").metadata)
+    gpt2 = vocab(shared_data, "gpt-2")
+    odd = dict(gpt2_md)
+    odd["tokenizer.ggml.merges"] = list(gpt2_md["tokenizer.ggml.merges"]) + ["nothere zzz", "broken"]
+    odd["tokenizer.ggml.tokens"] = list(gpt2_md["tokenizer.ggml.tokens"][:-1]) + ["\udcff\udcfe"]
+    odd = Tokenizer.from_metadata(odd)
+    assert odd.token_to_bytes(gpt2.n_vocab - 1) == b"\xff\xfe"
+    assert odd.encode(MIXED, add_special=False) == gpt2.encode(MIXED, add_special=False)
+
+    user = Tokenizer.from_metadata(_with_tokens(gpt2_md, ["<tool>"], ttype=USER_DEFINED))
+    tool = gpt2.n_vocab
+    ids = user.encode("call <tool> now", add_special=False, parse_special=False)
+    assert tool in ids and user.decode(ids) == "call <tool> now"
+    assert user.decode(ids, skip_special=True) == "call <tool> now"  # user-defined is text
 
 
 def test_stream_decoder_invalid_bytes(shared_data):

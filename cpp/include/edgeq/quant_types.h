@@ -97,10 +97,12 @@ struct block_q8_K {
 static_assert(sizeof(block_q8_K) == 292, "block_q8_K is 292 bytes");
 
 // ---- Scalar half / bfloat16 conversion (exact, portable; the reference for SIMD paths) ----
-inline float fp32_from_bits(uint32_t w) { float f; std::memcpy(&f, &w, 4); return f; }
-inline uint32_t fp32_to_bits(float f) { uint32_t w; std::memcpy(&w, &f, 4); return w; }
+// `static`: each translation unit keeps its own copy, so a copy compiled with AVX2 flags in an
+// AVX2 file can never be picked by the linker for baseline code (ODR merging of inline functions).
+static inline float fp32_from_bits(uint32_t w) { float f; std::memcpy(&f, &w, 4); return f; }
+static inline uint32_t fp32_to_bits(float f) { uint32_t w; std::memcpy(&w, &f, 4); return w; }
 
-inline float fp16_to_fp32(ggml_half h) {
+static inline float fp16_to_fp32(ggml_half h) {
     const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     const uint32_t exp = (h >> 10) & 0x1f;
     uint32_t mant = h & 0x3ff;
@@ -115,7 +117,7 @@ inline float fp16_to_fp32(ggml_half h) {
 }
 
 // Round to nearest even, as F16C's vcvtps2ph with rounding mode 0 and numpy's float16 cast.
-inline ggml_half fp32_to_fp16(float f) {
+static inline ggml_half fp32_to_fp16(float f) {
     uint32_t x = fp32_to_bits(f);
     const uint32_t sign = (x >> 16) & 0x8000;
     x &= 0x7fffffffu;
@@ -138,6 +140,6 @@ inline ggml_half fp32_to_fp16(float f) {
     return (ggml_half)(sign | r);
 }
 
-inline float bf16_to_fp32(ggml_bf16 h) { return fp32_from_bits((uint32_t)h << 16); }
+static inline float bf16_to_fp32(ggml_bf16 h) { return fp32_from_bits((uint32_t)h << 16); }
 
 }  // namespace edgeq

@@ -49,22 +49,31 @@ struct FloatTile {
     static void tile(const TileArgs& a, int r0, int t0) {
         const void* w[R];
         const float* x[T];
+        #pragma GCC unroll 8
         for (int r = 0; r < R; r++) w[r] = a.W + (size_t)(r0 + r) * a.w_row_bytes;
+        #pragma GCC unroll 8
         for (int t = 0; t < T; t++) x[t] = reinterpret_cast<const float*>(a.X + (size_t)(t0 + t) * a.x_row_bytes);
         __m256 acc[R][T];
+        #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
+            #pragma GCC unroll 8
             for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
         const int n = a.n_in;
         int i = 0;
         for (; i + 8 <= n; i += 8) {
             __m256 xv[T];
+            #pragma GCC unroll 8
             for (int t = 0; t < T; t++) xv[t] = _mm256_loadu_ps(x[t] + i);
+            #pragma GCC unroll 8
             for (int r = 0; r < R; r++) {
                 const __m256 wv = L::load8(w[r], i);
+                #pragma GCC unroll 8
                 for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
             }
         }
+        #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
+            #pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
                 float sum = hsum(acc[r][t]);
                 for (int j = i; j < n; j++) sum += L::load1(w[r], j) * x[t][j];

@@ -14,7 +14,7 @@
 // tile and reused for T tokens. Decode (n_tok == 1) streams 4 rows at once.
 #include <immintrin.h>
 
-#include <type_traits>
+#include <cstring>
 #include <vector>
 
 #include "kernels/x86/avx2/avx2.h"
@@ -126,141 +126,148 @@ void dequantize_row_q8_0(const void* w, float* y, int n) {
 // ---- Matmul tiles ----------------------------------------------------------------------------
 inline __m256i load32(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
-// Weight row r of the tile as blocks, activation row t as blocks.
-template <class WB, class XB>
-struct TilePtrs {
-    template <int R, int T>
-    static void get(const TileArgs& a, int r0, int t0, const WB* (&w)[R], const XB* (&x)[T]) {
-        for (int r = 0; r < R; r++) w[r] = reinterpret_cast<const WB*>(a.W + (size_t)(r0 + r) * a.w_row_bytes);
-        for (int t = 0; t < T; t++) x[t] = reinterpret_cast<const XB*>(a.X + (size_t)(t0 + t) * a.x_row_bytes);
-    }
-};
+// Lane k of v in all 8 lanes (k is a constant once the row loop is unrolled).
+inline __m256 lane(__m256 v, int k) { return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(k)); }
 
-// acc[r][t] (8 lanes) -> Y, plus an optional per-pair scalar term.
-template <int R, int T>
-inline void store_tile(const TileArgs& a, int r0, int t0, __m256 (&acc)[R][T]) {
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) a.Y[(size_t)(t0 + t) * a.ldy + r0 + r] = hsum(acc[r][t]);
+// The 16-bit words at byte offset `off` of block b of rows 0..R-1 -> words 0..R-1 of h.
+template <int R, int r = 0, class WB>
+inline __m128i gather16(const WB* const (&w)[R], int b, size_t off, __m128i h = _mm_setzero_si128()) {
+    if constexpr (r == R) return h;
+    else {
+        uint16_t v;
+        std::memcpy(&v, reinterpret_cast<const uint8_t*>(&w[r][b]) + off, 2);
+        return gather16<R, r + 1>(w, b, off, _mm_insert_epi16(h, v, r));
+    }
+}
+// Same for 32-bit words (Q4_1's adjacent d, m).
+template <int R, int r = 0, class WB>
+inline __m128i gather32(const WB* const (&w)[R], int b, __m128i h = _mm_setzero_si128()) {
+    if constexpr (r == R) return h;
+    else {
+        int32_t v;
+        std::memcpy(&v, &w[r][b], 4);
+        return gather32<R, r + 1>(w, b, _mm_insert_epi32(h, v, r));
+    }
 }
 
-// Q4_0 . Q8_0: per block, sumi = q . x - 8 sum(x) in int16 pairs, acc += sumi * (dw * dx).
-struct TileQ4_0 {
-    static constexpr int kRows = 4, kToks = 2, kGemvRows = 4;
-    template <int R, int T>
-    static void tile(const TileArgs& a, int r0, int t0) {
-        const block_q4_0* w[R];
-        const block_q8_0* x[T];
-        TilePtrs<block_q4_0, block_q8_0>::get<R, T>(a, r0, t0, w, x);
-        const int nb = a.n_in / QK4_0;
-        __m256 acc[R][T];
-        for (int r = 0; r < R; r++)
-            for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
-        for (int b = 0; b < nb; b++) {
-            __m256i xv[T], c8[T];
-            __m256 dx[T];
-            for (int t = 0; t < T; t++) {
-                xv[t] = load32(x[t][b].qs);
-                c8[t] = _mm256_maddubs_epi16(_mm256_set1_epi8(8), xv[t]);
-                dx[t] = _mm256_broadcast_ss(&a.xd[(size_t)(t0 + t) * nb + b]);
-            }
-            for (int r = 0; r < R; r++) {
-                const __m256i q = unpack_nibbles(w[r][b].qs);
-                const __m256 dw = _mm256_set1_ps(half(w[r][b].d));
-                for (int t = 0; t < T; t++) {
-                    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv[t]), c8[t]);
-                    acc[r][t] = _mm256_fmadd_ps(pairs_to_float(p), _mm256_mul_ps(dw, dx[t]), acc[r][t]);
-                }
-            }
-        }
-        store_tile<R, T>(a, r0, t0, acc);
+// Formats: how one weight block meets one activation block.
+//   scales<R>(w, b): the fp16 scales of block b of R rows, converted together (one vcvtph2ps)
+//   kDLane(r): lane of row r's d in that vector; Q4_1 also has m at lanes 2r + 1
+//   prep(block) -> the weight operand, once per block and tile
+//   dot16(prep, x, aux) -> 16 int16 pair sums of the exact block dot
+//   aux(x) -> per-token helper for dot16, once per block and tile
+struct FmtQ4_0 {  // (q - 8) . x = q . x - 8 sum(x)
+    using WB = block_q4_0;
+    using XB = block_q8_0;
+    static constexpr bool kHasMin = false;
+    static constexpr int kMaxRows = 8;
+    static constexpr int d_lane(int r) { return r; }
+    template <int R>
+    static __m256 scales(const WB* const (&w)[R], int b) { return _mm256_cvtph_ps(gather16<R>(w, b, 0)); }
+    static __m256i prep(const WB& blk) { return unpack_nibbles(blk.qs); }
+    static __m256i aux(__m256i x) { return _mm256_maddubs_epi16(_mm256_set1_epi8(8), x); }
+    static __m256i dot16(__m256i q, __m256i x, __m256i x8) { return _mm256_sub_epi16(_mm256_maddubs_epi16(q, x), x8); }
+};
+
+struct FmtQ8_0 {  // |w| . (x * sign(w)); prep keeps w for the sign
+    using WB = block_q8_0;
+    using XB = block_q8_0;
+    static constexpr bool kHasMin = false;
+    static constexpr int kMaxRows = 8;
+    static constexpr int d_lane(int r) { return r; }
+    template <int R>
+    static __m256 scales(const WB* const (&w)[R], int b) { return _mm256_cvtph_ps(gather16<R>(w, b, 0)); }
+    static __m256i prep(const WB& blk) { return load32(blk.qs); }
+    static __m256i aux(__m256i) { return _mm256_setzero_si256(); }
+    static __m256i dot16(__m256i w, __m256i x, __m256i) {
+        return _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
     }
 };
 
-// Q8_0 . Q8_0: sumi = |w| . (x * sign(w)).
-struct TileQ8_0 {
-    static constexpr int kRows = 4, kToks = 2, kGemvRows = 4;
-    template <int R, int T>
-    static void tile(const TileArgs& a, int r0, int t0) {
-        const block_q8_0* w[R];
-        const block_q8_0* x[T];
-        TilePtrs<block_q8_0, block_q8_0>::get<R, T>(a, r0, t0, w, x);
-        const int nb = a.n_in / QK8_0;
-        __m256 acc[R][T];
-        for (int r = 0; r < R; r++)
-            for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
-        for (int b = 0; b < nb; b++) {
-            __m256i xv[T];
-            __m256 dx[T];
-            for (int t = 0; t < T; t++) {
-                xv[t] = load32(x[t][b].qs);
-                dx[t] = _mm256_broadcast_ss(&a.xd[(size_t)(t0 + t) * nb + b]);
-            }
-            for (int r = 0; r < R; r++) {
-                const __m256i q = load32(w[r][b].qs);
-                const __m256i aq = _mm256_sign_epi8(q, q);
-                const __m256 dw = _mm256_set1_ps(half(w[r][b].d));
-                for (int t = 0; t < T; t++) {
-                    const __m256i p = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(xv[t], q));
-                    acc[r][t] = _mm256_fmadd_ps(pairs_to_float(p), _mm256_mul_ps(dw, dx[t]), acc[r][t]);
-                }
-            }
-        }
-        store_tile<R, T>(a, r0, t0, acc);
+struct FmtQ4_1 {  // q . x, plus m * s per block
+    using WB = block_q4_1;
+    using XB = block_q8_1;
+    static constexpr bool kHasMin = true;
+    static constexpr int kMaxRows = 4;
+    static constexpr int d_lane(int r) { return 2 * r; }
+    template <int R>
+    static __m256 scales(const WB* const (&w)[R], int b) {  // (d, m) pairs are adjacent
+        return _mm256_cvtph_ps(gather32<R>(w, b));
     }
+    // lanes 0..3 <- m of rows 0..3
+    static __m256 mins(__m256 dm) { return _mm256_permutevar8x32_ps(dm, _mm256_setr_epi32(1, 3, 5, 7, 0, 0, 0, 0)); }
+    static __m256i prep(const WB& blk) { return unpack_nibbles(blk.qs); }
+    static __m256i aux(__m256i) { return _mm256_setzero_si256(); }
+    static __m256i dot16(__m256i q, __m256i x, __m256i) { return _mm256_maddubs_epi16(q, x); }
 };
 
-// Q4_1 . Q8_1: acc += (q . x) * (dw * dx) per block; the mw * sx terms are a dot product over
-// blocks of the tile's m values (converted once into scratch) with the tokens' s values.
-struct TileQ4_1 {
-    static constexpr int kRows = 4, kToks = 2, kGemvRows = 4;
+// One R x T tile: per block, each weight block is prepared once and multiplied with T
+// activation blocks; acc[r][t] += float(int32 lanes) * (dw * dx). Q4_1's m * s terms go to
+// macc[t], lane r (R m's times one s per FMA), added after the horizontal sums.
+template <class F>
+struct QuantTile {
     template <int R, int T>
     static void tile(const TileArgs& a, int r0, int t0) {
-        const block_q4_1* w[R];
-        const block_q8_1* x[T];
-        TilePtrs<block_q4_1, block_q8_1>::get<R, T>(a, r0, t0, w, x);
-        const int nb = a.n_in / QK4_1;
-        __m256 acc[R][T];
-        for (int r = 0; r < R; r++)
-            for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
-        for (int b = 0; b < nb; b++) {
-            __m256i xv[T];
-            __m256 dx[T];
-            for (int t = 0; t < T; t++) {
-                xv[t] = load32(x[t][b].qs);
-                dx[t] = _mm256_broadcast_ss(&a.xd[(size_t)(t0 + t) * nb + b]);
-            }
-            for (int r = 0; r < R; r++) {
-                const __m256i q = unpack_nibbles(w[r][b].qs);
-                const __m256 dw = _mm256_set1_ps(half(w[r][b].d));
-                for (int t = 0; t < T; t++)
-                    acc[r][t] = _mm256_fmadd_ps(pairs_to_float(_mm256_maddubs_epi16(q, xv[t])), _mm256_mul_ps(dw, dx[t]),
-                                                acc[r][t]);
-            }
-        }
-        // m . s over blocks, 8 blocks at a time.
-        float* m = a.scratch;  // (R, nb)
-        for (int r = 0; r < R; r++)
-            for (int b = 0; b < nb; b++) m[r * nb + b] = half(w[r][b].m);
+        static_assert(R <= F::kMaxRows, "too many rows for the scale vector");
+        using WB = typename F::WB;
+        using XB = typename F::XB;
+        const WB* w[R];
+        const XB* x[T];
+        #pragma GCC unroll 8
+        for (int r = 0; r < R; r++) w[r] = reinterpret_cast<const WB*>(a.W + (size_t)(r0 + r) * a.w_row_bytes);
+        #pragma GCC unroll 8
+        for (int t = 0; t < T; t++) x[t] = reinterpret_cast<const XB*>(a.X + (size_t)(t0 + t) * a.x_row_bytes);
+        const int nb = a.n_in / 32;
+        const float* xd[T];
+        const float* xs[T];
+        #pragma GCC unroll 8
+        for (int t = 0; t < T; t++) xd[t] = a.xd + (size_t)(t0 + t) * nb, xs[t] = a.xs + (size_t)(t0 + t) * nb;
+        __m256 acc[R][T], macc[T];
+        #pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
-            const float* s = a.xs + (size_t)(t0 + t) * nb;
+            macc[t] = _mm256_setzero_ps();
+            #pragma GCC unroll 8
+            for (int r = 0; r < R; r++) acc[r][t] = _mm256_setzero_ps();
+        }
+        for (int b = 0; b < nb; b++) {
+            __m256i xv[T], xa[T];
+            #pragma GCC unroll 8
+            for (int t = 0; t < T; t++) xv[t] = load32(x[t][b].qs), xa[t] = F::aux(xv[t]);
+            const __m256 dm = F::template scales<R>(w, b);
+            #pragma GCC unroll 8
             for (int r = 0; r < R; r++) {
-                const float* mr = m + r * nb;
-                __m256 ms = _mm256_setzero_ps();
-                int b = 0;
-                for (; b + 8 <= nb; b += 8) ms = _mm256_fmadd_ps(_mm256_loadu_ps(mr + b), _mm256_loadu_ps(s + b), ms);
-                float tail = 0.0f;
-                for (; b < nb; b++) tail += mr[b] * s[b];
-                acc[r][t] = _mm256_add_ps(acc[r][t], ms);
-                acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_setr_ps(tail, 0, 0, 0, 0, 0, 0, 0));
+                const __m256i q = F::prep(w[r][b]);
+                const __m256 dw = lane(dm, F::d_lane(r));
+                #pragma GCC unroll 8
+                for (int t = 0; t < T; t++) {
+                    const __m256 scale = _mm256_mul_ps(dw, _mm256_broadcast_ss(xd[t] + b));
+                    acc[r][t] = _mm256_fmadd_ps(pairs_to_float(F::dot16(q, xv[t], xa[t])), scale, acc[r][t]);
+                }
+            }
+            if constexpr (F::kHasMin) {
+                const __m256 m = F::mins(dm);
+                #pragma GCC unroll 8
+                for (int t = 0; t < T; t++) macc[t] = _mm256_fmadd_ps(m, _mm256_broadcast_ss(xs[t] + b), macc[t]);
             }
         }
-        store_tile<R, T>(a, r0, t0, acc);
+        #pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            alignas(32) float ms[8];
+            _mm256_store_ps(ms, macc[t]);
+            #pragma GCC unroll 8
+            for (int r = 0; r < R; r++)
+                a.Y[(size_t)(t0 + t) * a.ldy + r0 + r] = hsum(acc[r][t]) + (F::kHasMin ? ms[r] : 0.0f);
+        }
     }
 };
 
-// Per-call scratch of one thread: activation scales as floats and the tile's m values.
+// Tile shapes: prompt processing 2 rows x 4 tokens (8 accumulators; each weight block serves 4
+// tokens, the measured best of 2x4 .. 6x2 on a Sapphire Rapids core), decode 4 rows at once.
+constexpr int kRows = 2, kToks = 4, kGemvRows = 4;
+
+// Per-call scratch of one thread: the activation scales d (and Q8_1's s) as floats.
 struct Scratch {
-    std::vector<float> xd, xs, tile;
+    std::vector<float> xd, xs;
 };
 Scratch& scratch() {
     static thread_local Scratch s;
@@ -268,36 +275,35 @@ Scratch& scratch() {
 }
 
 // Y (n_tok, n_out) = X (n_tok, n_in) @ W (n_out, n_in)^T for rows [row0, row1).
-// XB: the activation block type (block_q8_0 or block_q8_1, both start with d).
-template <class K, class XB>
+template <class F>
 void matmul_blocks(const void* W, size_t w_row_bytes, const void* X, size_t x_row_bytes, float* Y, size_t ldy,
                    int n_in, int n_tok, int row0, int row1) {
+    using XB = typename F::XB;
     const int nb = n_in / 32;
     Scratch& s = scratch();
     s.xd.resize((size_t)n_tok * nb);
-    s.tile.resize((size_t)K::kRows * nb);
-    if constexpr (std::is_same_v<XB, block_q8_1>) s.xs.resize((size_t)n_tok * nb);
+    if constexpr (F::kHasMin) s.xs.resize((size_t)n_tok * nb);
     for (int t = 0; t < n_tok; t++) {
         const XB* x = reinterpret_cast<const XB*>(static_cast<const uint8_t*>(X) + (size_t)t * x_row_bytes);
         for (int b = 0; b < nb; b++) {
             s.xd[(size_t)t * nb + b] = half(x[b].d);
-            if constexpr (std::is_same_v<XB, block_q8_1>) s.xs[(size_t)t * nb + b] = half(x[b].s);
+            if constexpr (F::kHasMin) s.xs[(size_t)t * nb + b] = half(x[b].s);
         }
     }
     TileArgs a{static_cast<const uint8_t*>(W), w_row_bytes, static_cast<const uint8_t*>(X), x_row_bytes, Y, ldy, n_in};
     a.xd = s.xd.data();
     a.xs = s.xs.data();
-    a.scratch = s.tile.data();
-    if (n_tok == 1) for_each_tile<K, K::kGemvRows, 1>(a, 1, row0, row1);
-    else for_each_tile<K, K::kRows, K::kToks>(a, n_tok, row0, row1);
+    using K = QuantTile<F>;
+    if (n_tok == 1) for_each_tile<K, kGemvRows, 1>(a, 1, row0, row1);
+    else for_each_tile<K, kRows, kToks>(a, n_tok, row0, row1);
 }
 
 }  // namespace
 
 void register_legacy(KernelTable& t) {
-    t.matmul[GGML_Q4_0] = {ACT_Q8_0, &matmul_blocks<TileQ4_0, block_q8_0>};
-    t.matmul[GGML_Q4_1] = {ACT_Q8_1, &matmul_blocks<TileQ4_1, block_q8_1>};
-    t.matmul[GGML_Q8_0] = {ACT_Q8_0, &matmul_blocks<TileQ8_0, block_q8_0>};
+    t.matmul[GGML_Q4_0] = {ACT_Q8_0, &matmul_blocks<FmtQ4_0>};
+    t.matmul[GGML_Q4_1] = {ACT_Q8_1, &matmul_blocks<FmtQ4_1>};
+    t.matmul[GGML_Q8_0] = {ACT_Q8_0, &matmul_blocks<FmtQ8_0>};
     t.dequantize_row[GGML_Q4_0] = &dequantize_row_q4_0;
     t.dequantize_row[GGML_Q4_1] = &dequantize_row_q4_1;
     t.dequantize_row[GGML_Q8_0] = &dequantize_row_q8_0;

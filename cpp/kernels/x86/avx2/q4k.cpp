@@ -9,13 +9,6 @@ namespace edgeq::avx2::kq {
 
 namespace {
 
-// The 12 packed scale bytes -> 16 bytes: sc[0..7], m[0..7].
-inline __m128i scales_mins(const uint8_t* s) {
-    alignas(16) uint32_t w[4];
-    q4_K_scales_mins(s, w);
-    return _mm_load_si128((const __m128i*)w);
-}
-
 // Shuffle controls that broadcast int16 element k of each 128-bit half to the whole half.
 alignas(32) const uint8_t kBroadcast16[8][32] = {
 #define B16(k) {2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, \
@@ -42,7 +35,7 @@ void dequantize_row_q4_K(const void* w, float* y, int n) {
     for (int i = 0; i < n / QK_K; i++) {
         const block_q4_K& b = blocks[i];
         alignas(16) uint8_t sm[16];
-        _mm_store_si128((__m128i*)sm, scales_mins(b.scales));
+        _mm_store_si128((__m128i*)sm, q4_K_scales_mins(b));
         const float d = fp16(b.d), dmin = fp16(b.dmin);
         for (int c = 0; c < 4; c++) {
             alignas(32) uint8_t q[2][32];
@@ -68,7 +61,7 @@ float dot_row(const block_q4_K* w, const block_q8_K* x, int nb) {
     __m256 acc = _mm256_setzero_ps();
     __m128 acc_min = _mm_setzero_ps();
     for (int i = 0; i < nb; i++) {
-        const __m128i sm = scales_mins(w[i].scales);
+        const __m128i sm = q4_K_scales_mins(w[i]);
         // mins: sum_j m[j] * (bsums[2 j] + bsums[2 j + 1]) as 4 int32 partial sums.
         const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i*)x[i].bsums),
                                           _mm_loadu_si128((const __m128i*)(x[i].bsums + 8)));
@@ -104,7 +97,7 @@ struct Q4KTraits {
         const block_q4_K* rows[kTileRows] = {b0, b1};
         __m256 m[kTileRows];
         for (int s = 0; s < kTileRows; s++) {
-            const __m128i sm = scales_mins(rows[s]->scales);
+            const __m128i sm = q4_K_scales_mins(*rows[s]);
             const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
             for (int j = 0; j < 8; j++) T.sc[s][j] = broadcast16(sc, j);
             for (int c = 0; c < 4; c++) codes(*rows[s], c, T.q[s][2 * c], T.q[s][2 * c + 1]);

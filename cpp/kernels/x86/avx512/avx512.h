@@ -1,0 +1,10 @@
+// AVX-512 (F/BW/VL/DQ/VNNI/...) kernels, compiled with only those flags (see CMakeLists.txt).
+// The table starts from the AVX2 one (dispatch.cpp), so each family overlays only what it speeds up.
+#pragma once
+#include "kernels/kernels.h"
+
+namespace edgeq::avx512 {
+void register_float(KernelTable& t);    // F32 / F16 / BF16 matmul, dot_f32, axpy_f32
+void register_legacy(KernelTable& t);   // Q4_0 / Q4_1 / Q8_0 matmul (VNNI)
+void register_kquants(KernelTable& t);
+}  // namespace edgeq::avx512
