@@ -38,7 +38,8 @@ inline void token_groups(const typename K::Tile& tile, const uint8_t* X, size_t 
 
 // The MatmulFn contract (kernels.h) for weights of K::Block with ACT_I8_TOKEN activations.
 // K provides: Block, kLanes, kGroup, Tile, decode(const uint8_t* const rows[kLanes], int b, Tile&),
-// group<G>(...) as above, finish(const float* facc, float s, float* y, int n_valid).
+// group<G>(...) as above, dot1(rows, b, X, n_in, facc) (one token, the decode fused with the dot),
+// finish(const float* facc, float s, float* y, int n_valid).
 template <class K>
 void matmul(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_bytes, float* Y, size_t ldy, int n_in,
             int n_tok, int row0, int row1) {
@@ -54,6 +55,10 @@ void matmul(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_byte
             for (int i = 0; i < L; i++) rows[i] = (const uint8_t*)W + (size_t)std::min(r + i, row1 - 1) * w_row_bytes;
             std::fill(facc.begin(), facc.begin() + (size_t)nt * L, 0.0f);
             for (int b = 0; b < nb; b++) {
+                if (nt == 1) {  // decode: the codes meet their activations straight from the registers
+                    K::dot1(rows, b, X, n_in, facc.data());
+                    continue;
+                }
                 typename K::Tile tile;
                 K::decode(rows, b, tile);
                 token_groups<K, K::kGroup>(tile, X, x_row_bytes, n_in, b, facc.data(), 0, nt);

@@ -44,13 +44,6 @@ inline int32_t load_i32(const uint8_t* p) {
     return v;
 }
 
-// fp16 block scales of 8 rows at byte `offset` -> float lanes.
-inline __m256 row_scales(const uint8_t* const rows[8], size_t offset) {
-    alignas(16) uint16_t h[8];
-    for (int r = 0; r < 8; r++) std::memcpy(&h[r], rows[r] + offset, 2);
-    return _mm256_cvtph_ps(_mm_load_si128((const __m128i*)h));
-}
-
 // Base-3 digit n of every byte v (p = 3^n): ((uint8_t)(v * p) * 3) >> 8. Per 16-bit lane, the low
 // byte times p << 8 leaves (v_lo p mod 256) << 8, the high byte (hi = v & 0xff00) times p leaves
 // (v_hi p mod 256) << 8; mulhi by 3 takes the top digit of each.
@@ -67,11 +60,42 @@ struct Tile {
     __m256 d;       // lane r: fp16 d of row r's block
 };
 
-// Shared by both formats: token groups and the final division.
-struct Common {
+// Shared by both formats. F (the format) provides decode_each(rows, b, fn), which calls fn(k, T[k])
+// for k = 0..63 in some order, and kScaleOffset (byte offset of d in a block).
+template <class F>
+struct Kernel {
     static constexpr int kLanes = 8;
     static constexpr int kGroup = 4;
     using Tile = avx2::Tile;
+
+    // fp16 block scales of the 8 rows -> float lanes.
+    static __m256 scales(const uint8_t* const rows[8], int b) {
+        alignas(16) uint16_t h[8];
+        for (int r = 0; r < 8; r++) std::memcpy(&h[r], rows[r] + (size_t)b * sizeof(typename F::Block) + F::kScaleOffset, 2);
+        return _mm256_cvtph_ps(_mm_load_si128((const __m128i*)h));
+    }
+
+    static void decode(const uint8_t* const rows[8], int b, Tile& tile) {
+        F::decode_each(rows, b, [&](int k, __m256i v) { tile.T[k] = v; });
+        tile.d = scales(rows, b);
+    }
+
+    // facc[r] = fma(d_r, isum_r, facc[r]) for the one token of X, this block. Four int16 chains
+    // of 16 k each: |sum| <= 16 * 2 * 3 * 128 = 12288.
+    static void dot1(const uint8_t* const rows[8], int b, const uint8_t* X, int n_in, float* facc) {
+        const uint8_t* x = X + (size_t)b * QK_K;
+        __m256i acc[4];
+        for (auto& a : acc) a = _mm256_setzero_si256();
+        F::decode_each(rows, b, [&](int k, __m256i v) {
+            acc[k % 4] = _mm256_add_epi16(acc[k % 4], _mm256_maddubs_epi16(v, _mm256_set1_epi32(load_i32(x + 4 * k))));
+        });
+        const __m256i ones = _mm256_set1_epi16(1);
+        const __m256i s01 = _mm256_add_epi32(_mm256_madd_epi16(acc[0], ones), _mm256_madd_epi16(acc[1], ones));
+        const __m256i s23 = _mm256_add_epi32(_mm256_madd_epi16(acc[2], ones), _mm256_madd_epi16(acc[3], ones));
+        const __m256i isum = _mm256_sub_epi32(_mm256_add_epi32(s01, s23),
+                                              _mm256_set1_epi32(load_i32(X + i8_token_bsum_offset(n_in) + 4 * b)));
+        _mm256_storeu_ps(facc, _mm256_fmadd_ps(scales(rows, b), _mm256_cvtepi32_ps(isum), _mm256_loadu_ps(facc)));
+    }
 
     // facc[8 t + r] = fma(d_r, isum(r, t), facc[8 t + r]) for tokens t < G of this block.
     template <int G>
@@ -112,10 +136,12 @@ struct Common {
     }
 };
 
-struct TQ2 : Common {
+struct TQ2 {
     using Block = block_tq2_0;
+    static constexpr size_t kScaleOffset = offsetof(Block, d);
     // qs (16 dwords per row) transposed, then bit pair l of every byte -> T[tq2_0_k(c, l)].
-    static void decode(const uint8_t* const rows[8], int b, Tile& tile) {
+    template <class Fn>
+    static void decode_each(const uint8_t* const rows[8], int b, Fn&& fn) {
         const size_t off = (size_t)b * sizeof(Block);
         __m256i in[8], cols[16];
         for (int h = 0; h < 2; h++) {
@@ -123,17 +149,20 @@ struct TQ2 : Common {
             transpose8x8(in, cols + 8 * h);
         }
         const __m256i m3 = _mm256_set1_epi8(3);
+#pragma GCC unroll 16
         for (int c = 0; c < 16; c++)
-            for (int l = 0; l < 4; l++) tile.T[tq2_0_k(c, l)] = _mm256_and_si256(_mm256_srli_epi32(cols[c], 2 * l), m3);
-        tile.d = row_scales(rows, off + offsetof(Block, d));
+#pragma GCC unroll 4
+            for (int l = 0; l < 4; l++) fn(tq2_0_k(c, l), _mm256_and_si256(_mm256_srli_epi32(cols[c], 2 * l), m3));
     }
 };
 
-struct TQ1 : Common {
+struct TQ1 {
     using Block = block_tq1_0;
+    static constexpr size_t kScaleOffset = offsetof(Block, d);
     // qs and qh (13 dwords per row; a masked load never touches the bytes after them) transposed,
     // then base-3 digit n of every byte -> T[tq1_0_k(c, n)].
-    static void decode(const uint8_t* const rows[8], int b, Tile& tile) {
+    template <class Fn>
+    static void decode_each(const uint8_t* const rows[8], int b, Fn&& fn) {
         const size_t off = (size_t)b * sizeof(Block);
         const __m256i first5 = _mm256_setr_epi32(-1, -1, -1, -1, -1, 0, 0, 0);
         __m256i in[8], cols[16];
@@ -141,13 +170,17 @@ struct TQ1 : Common {
         transpose8x8(in, cols);
         for (int r = 0; r < 8; r++) in[r] = _mm256_maskload_epi32((const int*)(rows[r] + off + 32), first5);
         transpose8x8(in, cols + 8);
-        static const int pow3[5] = {1, 3, 9, 27, 81};
+        constexpr int pow3[5] = {1, 3, 9, 27, 81};
         const __m256i hi_mask = _mm256_set1_epi16((int16_t)0xff00);
+#pragma GCC unroll 13
         for (int c = 0; c < 13; c++) {
             const __m256i hi = _mm256_and_si256(cols[c], hi_mask);
-            for (int n = 0; n < (c < 12 ? 5 : 4); n++) tile.T[tq1_0_k(c, n)] = base3_digit(cols[c], hi, pow3[n]);
+#pragma GCC unroll 5
+            for (int n = 0; n < 5; n++) {
+                if (c == 12 && n == 4) break;  // qh bytes hold 4 digits
+                fn(tq1_0_k(c, n), base3_digit(cols[c], hi, pow3[n]));
+            }
         }
-        tile.d = row_scales(rows, off + offsetof(Block, d));
     }
 };
 
@@ -157,8 +190,8 @@ void quantize_row_i8_token(const float* x, void* xq, int n);  // ternary_act.cpp
 
 void register_ternary(KernelTable& t) {
     t.quantize_act[ACT_I8_TOKEN] = quantize_row_i8_token;
-    t.matmul[GGML_TQ2_0] = {ACT_I8_TOKEN, ternary::matmul<TQ2>};
-    t.matmul[GGML_TQ1_0] = {ACT_I8_TOKEN, ternary::matmul<TQ1>};
+    t.matmul[GGML_TQ2_0] = {ACT_I8_TOKEN, ternary::matmul<Kernel<TQ2>>};
+    t.matmul[GGML_TQ1_0] = {ACT_I8_TOKEN, ternary::matmul<Kernel<TQ1>>};
 }
 
 }  // namespace edgeq::avx2
