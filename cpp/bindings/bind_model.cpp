@@ -21,7 +21,7 @@ namespace {
 ModelConfig config_from_dict(const py::dict& d) {
     static const std::set<std::string> known = {"arch", "n_layer", "n_embd", "n_ff", "n_head", "n_head_kv",
                                                 "head_dim", "n_vocab", "rope_dim", "rope_base", "rms_eps",
-                                                "rope_style"};
+                                                "rope_style", "ffn_act", "sub_norms", "matmul_scales"};
     for (auto item : d) {
         const std::string key = py::str(item.first);
         if (!known.count(key)) throw std::invalid_argument("unknown model config key '" + key + "'");
@@ -63,6 +63,20 @@ ModelConfig config_from_dict(const py::dict& d) {
         else if (s == "neox") c.rope_style = RopeStyle::NeoX;
         else throw std::invalid_argument("model config 'rope_style' must be 'normal' or 'neox', got '" + s + "'");
     }
+    if (d.contains("ffn_act")) {
+        const std::string s = py::str(d["ffn_act"]);
+        if (s == "silu") c.ffn_act = FfnAct::SiLU;
+        else if (s == "relu2") c.ffn_act = FfnAct::ReluSqr;
+        else throw std::invalid_argument("model config 'ffn_act' must be 'silu' or 'relu2', got '" + s + "'");
+    }
+    auto get_bool = [&](const char* key) -> bool {
+        if (!d.contains(key)) return false;
+        py::object v = d[key];
+        if (!py::isinstance<py::bool_>(v)) throw std::invalid_argument(std::string("model config '") + key + "' must be a bool");
+        return v.cast<bool>();
+    };
+    c.sub_norms = get_bool("sub_norms");
+    c.matmul_scales = get_bool("matmul_scales");
     c.finalize();
     return c;
 }

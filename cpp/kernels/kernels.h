@@ -18,8 +18,16 @@ enum ActType : int {
     ACT_Q8_0 = 1,  // block_q8_0 rows (for Q4_0, Q8_0 weights)
     ACT_Q8_1 = 2,  // block_q8_1 rows (for Q4_1 weights)
     ACT_Q8_K = 3,  // block_q8_K rows (for Q4_K, Q6_K weights)
-    kNumActTypes = 4,
+    ACT_I8_TOKEN = 4,  // one int8 row per token, one scale (for TQ1_0, TQ2_0; see below)
+    kNumActTypes = 5,
 };
+
+// ACT_I8_TOKEN row of n values (n % 256 == 0), bitnet.cpp's quantize_row_i8_s:
+//   int8 q[n] | float s | int32 bsum[n / 256] | zero padding to a multiple of 64 bytes
+// s = (float)(127 / max(1e-5, max|x|)) (in double, as bitnet.cpp), q = clamp(round_half_even(x * s),
+// -128, 127), x ~ q / s; bsum[b] = sum of q over values 256 b .. 256 b + 255.
+inline size_t i8_token_scale_offset(int n) { return (size_t)n; }
+inline size_t i8_token_bsum_offset(int n) { return (size_t)n + 4; }
 
 // Bytes of one activation row of n values in format `act` (n a multiple of the block size).
 size_t act_row_bytes(ActType act, int n);

@@ -22,8 +22,8 @@ TypeInfo type_info(uint32_t type) {
         case GGML_Q4_K: return {"Q4_K", QK_K, sizeof(block_q4_K)};
         case GGML_Q6_K: return {"Q6_K", QK_K, sizeof(block_q6_K)};
         case GGML_Q8_K: return {"Q8_K", QK_K, sizeof(block_q8_K)};
-        case GGML_TQ1_0: return {"TQ1_0", QK_K, 54};
-        case GGML_TQ2_0: return {"TQ2_0", QK_K, 66};
+        case GGML_TQ1_0: return {"TQ1_0", QK_K, sizeof(block_tq1_0)};
+        case GGML_TQ2_0: return {"TQ2_0", QK_K, sizeof(block_tq2_0)};
         case GGML_MXFP4: return {"MXFP4", 32, 17};
         case GGML_NVFP4: return {"NVFP4", 64, 36};
         case GGML_Q1_0: return {"Q1_0", 128, 18};
@@ -45,6 +45,7 @@ size_t act_row_bytes(ActType act, int n) {
         case ACT_Q8_0: return (size_t)(n / QK8_0) * sizeof(block_q8_0);
         case ACT_Q8_1: return (size_t)(n / QK8_1) * sizeof(block_q8_1);
         case ACT_Q8_K: return (size_t)(n / QK_K) * sizeof(block_q8_K);
+        case ACT_I8_TOKEN: return (i8_token_bsum_offset(n) + (size_t)(n / QK_K) * 4 + 63) / 64 * 64;
         default: return 0;
     }
 }

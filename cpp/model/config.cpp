@@ -31,6 +31,7 @@ void ModelConfig::finalize() {
     require(rope_base > 0.0f, "rope_base must be positive");
     require(rms_eps > 0.0f && rms_eps < 1.0f, "rms_eps must be in (0, 1)");
     require(rope_style == RopeStyle::Normal || rope_style == RopeStyle::NeoX, "unknown rope style");
+    require(ffn_act == FfnAct::SiLU || ffn_act == FfnAct::ReluSqr, "unknown FFN activation");
     // Sizes that would overflow int arithmetic in the forward pass are rejected up front.
     const long long big = 1LL << 24;
     require(n_embd < big && n_ff < big && (long long)n_head * head_dim < big && n_vocab < (1LL << 28) &&

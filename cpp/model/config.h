@@ -10,6 +10,13 @@ enum class RopeStyle : int {
     NeoX = 1,    // split halves (i, i + rope_dim/2): GPT-NeoX, Qwen2, Phi, ...
 };
 
+// The FFN's gate activation: h = act(x Wg^T) * (x Wu^T).
+enum class FfnAct : int {
+    SiLU = 0,     // silu(g) = g / (1 + exp(-g)): SwiGLU (llama, 1bitLLM BitNet)
+    ReluSqr = 1,  // relu(g)^2: BitNet-b1.58-2B-4T
+};
+
+// Architecture differences are flags here; the forward pass reads them in place.
 struct ModelConfig {
     std::string arch = "llama";
     int n_layer = 0;
@@ -23,6 +30,13 @@ struct ModelConfig {
     float rope_base = 10000.0f;
     float rms_eps = 1e-5f;
     RopeStyle rope_style = RopeStyle::Normal;
+    FfnAct ffn_act = FfnAct::SiLU;
+    // BitNet's extra RMSNorms: attn_sub_norm (q_dim) on the attention output before Wo, and
+    // ffn_sub_norm (n_ff) on the gated FFN hidden state before W_down.
+    bool sub_norms = false;
+    // BitNet's optional per-matrix scales: a 1-element tensor `<matrix>.scale` (e.g.
+    // blk.0.attn_q.scale) multiplies that matmul's output. Without this flag they are ignored.
+    bool matmul_scales = false;
 
     int q_dim() const { return n_head * head_dim; }      // width of Q and of the attention output
     int kv_dim() const { return n_head_kv * head_dim; }  // width of K and V

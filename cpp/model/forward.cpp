@@ -128,6 +128,9 @@ void Model::matmuls(std::initializer_list<MatmulOut> outs) {
         const int row0 = (task - p.first_task) * chunk;
         const int row1 = std::min(row0 + chunk, p.w->n_out);
         p.w->fn(p.w->data, p.w->row_bytes, p.xq, p.x_row_bytes, p.y, p.ldy, p.w->n_in, n_tok, row0, row1);
+        if (p.w->scale != 1.0f)  // BitNet's per-tensor scale: y = scale * (W x)
+            for (int t = 0; t < n_tok; t++)
+                for (int r = row0; r < row1; r++) p.y[(size_t)t * p.ldy + r] *= p.w->scale;
     });
 }
 
@@ -170,7 +173,8 @@ void Model::forward_batch(const int32_t* tokens, int n, float* logits, bool all_
         const LayerWeights& L = w_.layers[l];
 
         // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T (k, v straight
-        // into the cache at positions pos0..pos0+n-1); rope(q, k); att = attention; x += att Wo^T.
+        // into the cache at positions pos0..pos0+n-1); rope(q, k); att = attention;
+        // [sub_norms: att = rmsnorm(att) * attn_sub_norm]; x += att Wo^T.
         for_tokens(n, [&](int t) { ops::rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, L.attn_norm.data(), D, c.rms_eps); });
         set_input(xb, n, D);
         matmuls({{&L.wq, q_.data(), (size_t)Q}, {&L.wk, cache_.k(l, pos0), (size_t)KV}, {&L.wv, cache_.v(l, pos0), (size_t)KV}});
@@ -180,17 +184,30 @@ void Model::forward_batch(const int32_t* tokens, int n, float* logits, bool all_
             ops::rope(cache_.k(l, pos0 + t), c.n_head_kv, c.head_dim, R, cs, neox);
         });
         attention(l, n);
+        if (c.sub_norms)
+            for_tokens(n, [&](int t) {
+                float* a = att_.data() + (size_t)t * Q;
+                ops::rmsnorm(a, a, L.attn_sub_norm.data(), Q, c.rms_eps);
+            });
         set_input(att_.data(), n, Q);
         matmuls({{&L.wo, xb, (size_t)D}});
 
-        // FFN block: x += (silu(xb Wg^T) * (xb Wu^T)) Wd^T with xb = rmsnorm(x).
+        // FFN block: h = act(xb Wg^T) * (xb Wu^T) with xb = rmsnorm(x), act = silu or relu^2;
+        // [sub_norms: h = rmsnorm(h) * ffn_sub_norm]; x += h Wd^T.
         for_tokens(n, [&](int t) {
             ops::add(x + (size_t)t * D, xb + (size_t)t * D, D);
             ops::rmsnorm(xb + (size_t)t * D, x + (size_t)t * D, L.ffn_norm.data(), D, c.rms_eps);
         });
         set_input(xb, n, D);
         matmuls({{&L.w_gate, gate_.data(), (size_t)F}, {&L.w_up, up_.data(), (size_t)F}});
-        for_tokens(n, [&](int t) { ops::swiglu(gate_.data() + (size_t)t * F, up_.data() + (size_t)t * F, F); });
+        for_tokens(n, [&](int t) {
+            float* h = gate_.data() + (size_t)t * F;
+            if (c.ffn_act == FfnAct::ReluSqr)
+                ops::relu_sqr_gate(h, up_.data() + (size_t)t * F, F);
+            else
+                ops::swiglu(h, up_.data() + (size_t)t * F, F);
+            if (c.sub_norms) ops::rmsnorm(h, h, L.ffn_sub_norm.data(), F, c.rms_eps);
+        });
         set_input(gate_.data(), n, F);
         matmuls({{&L.w_down, xb, (size_t)D}});
         for_tokens(n, [&](int t) { ops::add(x + (size_t)t * D, xb + (size_t)t * D, D); });

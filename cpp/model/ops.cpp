@@ -27,6 +27,13 @@ void swiglu(float* a, const float* b, int n) {
     for (int i = 0; i < n; i++) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
 }
 
+void relu_sqr_gate(float* a, const float* b, int n) {
+    for (int i = 0; i < n; i++) {
+        const float r = a[i] > 0.0f ? a[i] : 0.0f;
+        a[i] = r * r * b[i];
+    }
+}
+
 void add(float* y, const float* x, int n) {
     for (int i = 0; i < n; i++) y[i] += x[i];
 }

@@ -13,6 +13,9 @@ void softmax(float* x, int n);
 // a (n) = silu(a) * b = a / (1 + exp(-a)) * b: the SwiGLU gate.
 void swiglu(float* a, const float* b, int n);
 
+// a (n) = relu(a)^2 * b: BitNet-b1.58's squared-ReLU gate.
+void relu_sqr_gate(float* a, const float* b, int n);
+
 // y (n) += x (n).
 void add(float* y, const float* x, int n);
 

@@ -1,5 +1,6 @@
 #include "model/weights.h"
 
+#include <cmath>
 #include <stdexcept>
 
 namespace edgeq {
@@ -95,6 +96,18 @@ std::vector<float> load_vector(const TensorMap& tensors, const std::string& name
     return v;
 }
 
+// A projection `<p><base>.weight`, with its `<p><base>.scale` when the model has per-matrix scales.
+Matrix load_projection(const ModelConfig& cfg, const TensorMap& tensors, const std::string& p, const std::string& base,
+                       int n_in, int n_out, const KernelTable& kt) {
+    Matrix m = load_matrix(tensors, p + base + ".weight", n_in, n_out, kt);
+    const std::string scale = p + base + ".scale";
+    if (cfg.matmul_scales && tensors.count(scale)) {
+        m.scale = load_vector(tensors, scale, 1, kt)[0];
+        if (!std::isfinite(m.scale)) fail(scale, "is not a finite number");
+    }
+    return m;
+}
+
 }  // namespace
 
 ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, const KernelTable& kt) {
@@ -112,14 +125,18 @@ ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, cons
         const std::string p = "blk." + std::to_string(l) + ".";
         LayerWeights& L = w.layers[l];
         L.attn_norm = load_vector(tensors, p + "attn_norm.weight", cfg.n_embd, kt);
-        L.wq = load_matrix(tensors, p + "attn_q.weight", cfg.n_embd, cfg.q_dim(), kt);
-        L.wk = load_matrix(tensors, p + "attn_k.weight", cfg.n_embd, cfg.kv_dim(), kt);
-        L.wv = load_matrix(tensors, p + "attn_v.weight", cfg.n_embd, cfg.kv_dim(), kt);
-        L.wo = load_matrix(tensors, p + "attn_output.weight", cfg.q_dim(), cfg.n_embd, kt);
+        L.wq = load_projection(cfg, tensors, p, "attn_q", cfg.n_embd, cfg.q_dim(), kt);
+        L.wk = load_projection(cfg, tensors, p, "attn_k", cfg.n_embd, cfg.kv_dim(), kt);
+        L.wv = load_projection(cfg, tensors, p, "attn_v", cfg.n_embd, cfg.kv_dim(), kt);
+        L.wo = load_projection(cfg, tensors, p, "attn_output", cfg.q_dim(), cfg.n_embd, kt);
         L.ffn_norm = load_vector(tensors, p + "ffn_norm.weight", cfg.n_embd, kt);
-        L.w_gate = load_matrix(tensors, p + "ffn_gate.weight", cfg.n_embd, cfg.n_ff, kt);
-        L.w_up = load_matrix(tensors, p + "ffn_up.weight", cfg.n_embd, cfg.n_ff, kt);
-        L.w_down = load_matrix(tensors, p + "ffn_down.weight", cfg.n_ff, cfg.n_embd, kt);
+        L.w_gate = load_projection(cfg, tensors, p, "ffn_gate", cfg.n_embd, cfg.n_ff, kt);
+        L.w_up = load_projection(cfg, tensors, p, "ffn_up", cfg.n_embd, cfg.n_ff, kt);
+        L.w_down = load_projection(cfg, tensors, p, "ffn_down", cfg.n_ff, cfg.n_embd, kt);
+        if (cfg.sub_norms) {
+            L.attn_sub_norm = load_vector(tensors, p + "attn_sub_norm.weight", cfg.q_dim(), kt);
+            L.ffn_sub_norm = load_vector(tensors, p + "ffn_sub_norm.weight", cfg.n_ff, kt);
+        }
     }
     w.output_norm = load_vector(tensors, "output_norm.weight", cfg.n_embd, kt);
     if (!tied) {

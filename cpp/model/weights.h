@@ -21,7 +21,7 @@ struct TensorView {
 };
 using TensorMap = std::map<std::string, TensorView>;
 
-// W (n_out, n_in): n_out rows of GGUF blocks, row_bytes apart. y = W x.
+// W (n_out, n_in): n_out rows of GGUF blocks, row_bytes apart. y = scale * (W x).
 struct Matrix {
     uint32_t type = 0;
     int n_in = 0, n_out = 0;
@@ -29,6 +29,7 @@ struct Matrix {
     const uint8_t* data = nullptr;
     ActType act = ACT_F32;  // activation format its kernel consumes
     MatmulFn fn = nullptr;
+    float scale = 1.0f;     // BitNet's optional per-tensor output scale (`<name>.scale`)
 };
 
 struct LayerWeights {
@@ -36,10 +37,12 @@ struct LayerWeights {
     Matrix wq;                     // (q_dim, n_embd)
     Matrix wk;                     // (kv_dim, n_embd)
     Matrix wv;                     // (kv_dim, n_embd)
+    std::vector<float> attn_sub_norm;  // (q_dim) sub_norms only, else empty
     Matrix wo;                     // (n_embd, q_dim)
     std::vector<float> ffn_norm;   // (n_embd)
     Matrix w_gate;                 // (n_ff, n_embd)
     Matrix w_up;                   // (n_ff, n_embd)
+    std::vector<float> ffn_sub_norm;  // (n_ff) sub_norms only, else empty
     Matrix w_down;                 // (n_embd, n_ff)
 };
 

@@ -18,8 +18,19 @@ import numpy as np
 from . import _core
 from .gguf import GGUFError, GGUFFile, open_gguf
 
-# Architectures this forward pass runs, and the RoPE pairing each uses.
-ARCH_ROPE_STYLE = {"llama": "normal"}
+# Architectures this forward pass runs: how each differs from llama, as _core.Model config flags.
+# rope_style: RoPE pairing; ffn_act: gate activation (silu: SwiGLU, relu2: relu(g)^2 * u);
+# sub_norms: BitNet's attn_sub_norm / ffn_sub_norm; matmul_scales: optional `<matrix>.scale`.
+#   bitnet        llama.cpp's LLM_ARCH_BITNET (1bitLLM bitnet_b1_58 models), NeoX RoPE, SiLU
+#   bitnet-b1.58  bitnet.cpp's name for BitNet-b1.58-2B-4T (relu^2 FFN); bitnet-25 its older name
+_LLAMA = {"rope_style": "normal", "ffn_act": "silu", "sub_norms": False, "matmul_scales": False}
+_BITNET = {"rope_style": "neox", "ffn_act": "silu", "sub_norms": True, "matmul_scales": True}
+ARCH_FLAGS: Dict[str, Dict[str, Any]] = {
+    "llama": _LLAMA,
+    "bitnet": _BITNET,
+    "bitnet-b1.58": dict(_BITNET, ffn_act="relu2"),
+    "bitnet-25": dict(_BITNET, ffn_act="relu2"),
+}
 
 DEFAULT_MAX_CTX = 4096
 
@@ -64,14 +75,15 @@ def _meta_float(g: GGUFFile, key: str, default: float) -> float:
 def read_config(g: GGUFFile) -> Dict[str, Any]:
     """The _core.Model config dict from a GGUF file's `<arch>.*` metadata."""
     arch = g.architecture
-    if arch not in ARCH_ROPE_STYLE:
-        supported = ", ".join(sorted(ARCH_ROPE_STYLE))
+    if arch not in ARCH_FLAGS:
+        supported = ", ".join(sorted(ARCH_FLAGS))
         raise GGUFError(f"{g.path}: unsupported architecture {arch!r} (supported: {supported})")
     n_expert = g.metadata.get(f"{arch}.expert_count", 0)
     if n_expert:
         raise GGUFError(f"{g.path}: mixture-of-experts models ({arch} with {n_expert} experts) are not supported")
     scaling = g.metadata.get(f"{arch}.rope.scaling.type")
-    if scaling not in (None, "none"):
+    linear_identity = scaling == "linear" and _meta_float(g, f"{arch}.rope.scaling.factor", 1.0) == 1.0
+    if scaling not in (None, "none") and not linear_identity:  # llama.cpp writes linear x1 for BitNet
         raise GGUFError(f"{g.path}: RoPE scaling type {scaling!r} is not supported")
     if "token_embd.weight" not in g.tensors:
         raise GGUFError(f"{g.path}: missing tensor 'token_embd.weight'")
@@ -90,7 +102,7 @@ def read_config(g: GGUFFile) -> Dict[str, Any]:
         "n_vocab": int(embd.shape[1]),
         "rope_base": _meta_float(g, f"{arch}.rope.freq_base", 10000.0),
         "rms_eps": _meta_float(g, f"{arch}.attention.layer_norm_rms_epsilon", 1e-5),
-        "rope_style": ARCH_ROPE_STYLE[arch],
+        **ARCH_FLAGS[arch],
     }
     if f"{arch}.attention.key_length" in g.metadata:
         head_dim = _meta_int(g, f"{arch}.attention.key_length")

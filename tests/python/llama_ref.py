@@ -7,6 +7,11 @@ computed in float64 over the whole sequence at once (no KV cache), as the textbo
                x += softmax(q k^T / sqrt(d) + causal mask) v Wo^T  (kv head = head // group)
                h = rmsnorm(x) * ffn_norm; x += (silu(h Wg^T) * h Wu^T) Wd^T
     logits = (rmsnorm(x) * output_norm) Wout^T    (Wout = token_embd when there is no output)
+
+BitNet (cfg flags, as llama.cpp's build_bitnet and bitnet.cpp's build_bitnet_158 compute them):
+    sub_norms:     x += rmsnorm(att) * attn_sub_norm Wo^T;  h = rmsnorm(h) * ffn_sub_norm before Wd
+    ffn_act:       "silu": silu(g) * u;  "relu2": max(g, 0)^2 * u
+    matmul_scales: y = (x W^T) * s for each `<matrix>.scale` tensor s (1 element) in the file
 """
 from __future__ import annotations
 
@@ -63,6 +68,21 @@ def q8_block32(x: np.ndarray):
     return vals, s
 
 
+# Ternary weight types whose edgeq kernels take per-token int8 activations (ACT_I8_TOKEN).
+I8_TOKEN_WEIGHTS = {GGMLQuantizationType.TQ1_0, GGMLQuantizationType.TQ2_0}
+
+
+def i8_token(x: np.ndarray) -> np.ndarray:
+    """x (n, k) -> the values q / s of its per-token int8 activations as the ternary kernels see
+    them (bitnet.cpp's quantize_row_i8_s: s = float32(127 / max(1e-5, max|x|)) in double,
+    q = clamp(round half to even(float32(x) * s), -128, 127))."""
+    x32 = x.astype(np.float32)
+    amax = np.maximum(1e-5, np.abs(x32).max(axis=-1, keepdims=True).astype(np.float64))
+    s = (127.0 / amax).astype(np.float32)
+    q = np.clip(np.rint(x32 * s), -128, 127)
+    return q.astype(np.float64) / s.astype(np.float64)
+
+
 def q4_1_mins(g, name: str) -> np.ndarray:
     """The per-block minimums m (n_out, n_in / 32) of a Q4_1 tensor (block: fp16 d, fp16 m, 16 B)."""
     t = g.tensors[name]
@@ -92,10 +112,24 @@ class RefLlama:
                 "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
                 "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")})
             self.layers[-1]["prefix"] = p
+            if cfg.get("sub_norms"):
+                for k in ("attn_sub_norm", "ffn_sub_norm"):
+                    self.layers[-1][k] = dequant(g, p + k + ".weight")
+        # name of a matrix's weight -> its scale (BitNet's optional `<matrix>.scale` tensors)
+        self.scales = {}
+        if cfg.get("matmul_scales"):
+            for n in list(self.types):
+                if n.endswith(".scale"):
+                    self.scales[n[:-len(".scale")] + ".weight"] = float(dequant(g, n).reshape(-1)[0])
         self.output_name = "output.weight" if "output.weight" in g.tensors else "token_embd.weight"
 
     def mm(self, x: np.ndarray, w: np.ndarray, name: str) -> np.ndarray:
-        """x (n, n_in) @ W (n_out, n_in)^T in float64."""
+        """x (n, n_in) @ W (n_out, n_in)^T in float64 (times the matrix's scale, if it has one)."""
+        return self._mm(x, w, name) * self.scales.get(name, 1.0)
+
+    def _mm(self, x: np.ndarray, w: np.ndarray, name: str) -> np.ndarray:
+        if self.emulate and self.types[name] in I8_TOKEN_WEIGHTS:
+            return i8_token(x) @ w.T.astype(np.float64)
         if not (self.emulate and self.types[name] in Q8_BLOCK32_WEIGHTS):
             return x @ w.T.astype(np.float64)
         vals, s = q8_block32(x)
@@ -132,10 +166,19 @@ class RefLlama:
                 s = np.exp(s - s.max(axis=-1, keepdims=True))
                 s /= s.sum(axis=-1, keepdims=True)
                 att[:, hh, :] = s @ v[:, hh // group, :]
-            x = x + self.mm(att.reshape(n, n_head * hd), L["attn_output"], p + "attn_output.weight")
+            att = att.reshape(n, n_head * hd)
+            if c.get("sub_norms"):
+                att = rmsnorm(att, L["attn_sub_norm"], eps)
+            x = x + self.mm(att, L["attn_output"], p + "attn_output.weight")
             h = rmsnorm(x, L["ffn_norm"], eps)
             gate = self.mm(h, L["ffn_gate"], p + "ffn_gate.weight")
             up = self.mm(h, L["ffn_up"], p + "ffn_up.weight")
-            x = x + self.mm(gate / (1.0 + np.exp(-gate)) * up, L["ffn_down"], p + "ffn_down.weight")
+            if c.get("ffn_act", "silu") == "relu2":
+                hidden = np.maximum(gate, 0.0) ** 2 * up
+            else:
+                hidden = gate / (1.0 + np.exp(-gate)) * up
+            if c.get("sub_norms"):
+                hidden = rmsnorm(hidden, L["ffn_sub_norm"], eps)
+            x = x + self.mm(hidden, L["ffn_down"], p + "ffn_down.weight")
         x = rmsnorm(x, self.output_norm, eps)
         return self.mm(x, self.output, self.output_name)

@@ -1,4 +1,5 @@
-"""Writes a tiny random-weight llama GGUF with gguf.GGUFWriter (for fast forward-pass tests)."""
+"""Writes a tiny random-weight llama (or BitNet) GGUF with gguf.GGUFWriter (for fast
+forward-pass tests)."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,15 +20,30 @@ def _add(w: "gguf.GGUFWriter", name: str, a: np.ndarray, qtype: T) -> None:
         w.add_tensor(name, gguf.quants.quantize(a, qtype), raw_dtype=qtype)
 
 
+# Ternary types: their matrices are written as scale * {-1, 0, 1} (as BitNet's are), which the
+# quantizer stores exactly; their rows must be whole 256-value blocks (n_embd, n_ff % 256 == 0).
+TERNARY = {T.TQ1_0, T.TQ2_0}
+BITNET_ARCHS = ("bitnet", "bitnet-b1.58")
+
+
 def write_tiny_llama(path, weight_type: T = T.F32, tied: bool = False, seed: int = 0,
-                     extra_u32: "dict | None" = None, **over) -> dict:
+                     extra_u32: "dict | None" = None, arch: str = "llama", embd_type: "T | None" = None,
+                     scales: bool = False, **over) -> dict:
     """Random llama with the TINY shape (or overrides); returns the hyper-parameters used.
-    extra_u32: more uint32 metadata (e.g. to make a file the loader must refuse)."""
+    extra_u32: more uint32 metadata (e.g. to make a file the loader must refuse).
+    arch: "llama", or a BitNet arch (adds blk.N.attn_sub_norm / ffn_sub_norm);
+    embd_type: type of token_embd and output (default: weight_type, F16 for ternary types);
+    scales: add a random 1-element `blk.N.<matrix>.scale` for every projection (BitNet)."""
     p = dict(TINY, **over)
     rng = np.random.default_rng(seed)
     D, F, H, KV, V = p["n_embd"], p["n_ff"], p["n_head"], p["n_head_kv"], p["n_vocab"]
     hd = D // H
-    w = gguf.GGUFWriter(str(path), "llama")
+    if embd_type is None:
+        embd_type = T.F16 if weight_type in TERNARY else weight_type
+    bitnet = arch in BITNET_ARCHS
+    if arch != "llama" and not bitnet:
+        raise ValueError(f"unknown arch {arch!r}")
+    w = gguf.GGUFWriter(str(path), arch)
     w.add_block_count(p["n_layer"])
     w.add_context_length(p["context_length"])
     w.add_embedding_length(D)
@@ -41,26 +57,38 @@ def write_tiny_llama(path, weight_type: T = T.F32, tied: bool = False, seed: int
         w.add_uint32(key, value)
 
     def mat(n_out, n_in, scale=1.0):
+        if weight_type in TERNARY:  # variance of {-1, 0, 1} drawn uniformly: 2/3
+            t = rng.integers(-1, 2, size=(n_out, n_in)).astype(np.float64)
+            return t * scale / np.sqrt(n_in * 2.0 / 3.0)
         return rng.standard_normal((n_out, n_in)) * scale / np.sqrt(n_in)
+
+    def proj(name, n_out, n_in, scale=1.0):
+        _add(w, name + ".weight", mat(n_out, n_in, scale), weight_type)
+        if scales:
+            _add(w, name + ".scale", rng.uniform(0.5, 2.0, size=1), T.F32)
 
     def norm(n):
         return 1.0 + 0.1 * rng.standard_normal(n)
 
-    _add(w, "token_embd.weight", rng.standard_normal((V, D)), weight_type)
+    _add(w, "token_embd.weight", rng.standard_normal((V, D)), embd_type)
     for l in range(p["n_layer"]):
         b = f"blk.{l}."
         _add(w, b + "attn_norm.weight", norm(D), T.F32)
-        _add(w, b + "attn_q.weight", mat(H * hd, D, 2.0), weight_type)
-        _add(w, b + "attn_k.weight", mat(KV * hd, D, 2.0), weight_type)
-        _add(w, b + "attn_v.weight", mat(KV * hd, D), weight_type)
-        _add(w, b + "attn_output.weight", mat(D, H * hd), weight_type)
+        proj(b + "attn_q", H * hd, D, 2.0)
+        proj(b + "attn_k", KV * hd, D, 2.0)
+        proj(b + "attn_v", KV * hd, D)
+        if bitnet:
+            _add(w, b + "attn_sub_norm.weight", norm(H * hd), T.F32)
+        proj(b + "attn_output", D, H * hd)
         _add(w, b + "ffn_norm.weight", norm(D), T.F32)
-        _add(w, b + "ffn_gate.weight", mat(F, D), weight_type)
-        _add(w, b + "ffn_up.weight", mat(F, D), weight_type)
-        _add(w, b + "ffn_down.weight", mat(D, F), weight_type)
+        proj(b + "ffn_gate", F, D)
+        proj(b + "ffn_up", F, D)
+        if bitnet:
+            _add(w, b + "ffn_sub_norm.weight", norm(F), T.F32)
+        proj(b + "ffn_down", D, F)
     _add(w, "output_norm.weight", norm(D), T.F32)
     if not tied:
-        _add(w, "output.weight", mat(V, D, 4.0), weight_type)
+        _add(w, "output.weight", rng.standard_normal((V, D)) * 4.0 / np.sqrt(D), embd_type)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

@@ -96,6 +96,25 @@ struct block_q8_K {
 };
 static_assert(sizeof(block_q8_K) == 292, "block_q8_K is 292 bytes");
 
+// TQ2_0 (ternary, 2.06 bpw): w = d * (c - 1), 2-bit code c in {0, 1, 2}. Value k of the block
+// (k = 128 h + 32 l + m; h < 2, l < 4, m < 32) is bits 2l..2l+1 of qs[32 h + m].
+struct block_tq2_0 {
+    uint8_t qs[QK_K / 4];
+    ggml_half d;
+};
+static_assert(sizeof(block_tq2_0) == 66, "block_tq2_0 is 66 bytes in GGUF");
+
+// TQ1_0 (ternary, 1.69 bpw): w = d * (c - 1), c in {0, 1, 2}, five (qs) or four (qh) base-3
+// digits per byte as a fixed-point fraction; digit n of byte b is ((uint8_t)(b * 3^n) * 3) >> 8.
+// Values 0..159: qs[m], m < 32, digit n -> value 32 n + m; 160..239: qs[32 + m], m < 16, digit n ->
+// value 160 + 16 n + m; 240..255: qh[j], j < 4, digit n < 4 -> value 240 + 4 n + j.
+struct block_tq1_0 {
+    uint8_t qs[(QK_K - 4 * QK_K / 64) / 5];
+    uint8_t qh[QK_K / 64];
+    ggml_half d;
+};
+static_assert(sizeof(block_tq1_0) == 54, "block_tq1_0 is 54 bytes in GGUF");
+
 // ---- Scalar half / bfloat16 conversion (exact, portable; the reference for SIMD paths) ----
 // `static`: each translation unit keeps its own copy, so a copy compiled with AVX2 flags in an
 // AVX2 file can never be picked by the linker for baseline code (ODR merging of inline functions).

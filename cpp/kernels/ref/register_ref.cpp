@@ -5,5 +5,6 @@ void register_ref(KernelTable& t) {
     ref::register_float(t);
     ref::register_legacy(t);
     ref::register_kquants(t);
+    ref::register_ternary(t);
 }
 }  // namespace edgeq

@@ -6,4 +6,5 @@ namespace edgeq::avx2 {
 void register_float(KernelTable& t);
 void register_legacy(KernelTable& t);
 void register_kquants(KernelTable& t);
+void register_ternary(KernelTable& t);
 }  // namespace edgeq::avx2
