@@ -30,8 +30,9 @@ NUMBERS = ["model_size", "model_n_params", "n_threads", "n_prompt", "n_gen", "av
 
 
 def edgeq(*args, timeout=120):
+    # The installed package runs, as a user's would: no PYTHONPATH pointing into the source tree
+    # (a clean checkout's python/edgeq has no compiled _core).
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "python"), env.get("PYTHONPATH", "")])
     env.pop("EDGEQ_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "edgeq", *map(str, args)], env=env,
                           capture_output=True, text=True, timeout=timeout)
@@ -196,7 +197,7 @@ def test_compare_llamacpp_pairs_tests(tiny, tmp_path):
     fake.write_text(FAKE_LLAMA_BENCH.format(python=sys.executable))
     fake.chmod(0o755)
     out = tmp_path / "cmp.json"
-    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    env = dict(os.environ)  # the script itself picks the checkout's edgeq only when it is built
     script = str(REPO / "bench" / "compare_llamacpp.py")
     proc = subprocess.run([sys.executable, script, str(tiny), "-p", "8", "-n", "4", "-r", "1",
                            "-t", "1", "--llama-bench", str(fake), "--json-out", str(out)],
