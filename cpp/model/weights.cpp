@@ -1,6 +1,9 @@
 #include "model/weights.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <stdexcept>
 
 namespace edgeq {
@@ -109,6 +112,15 @@ Matrix load_projection(const ModelConfig& cfg, const TensorMap& tensors, const s
 }
 
 }  // namespace
+
+uint8_t* ModelWeights::allocate(size_t nbytes) {
+    const size_t rounded = (nbytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
+    void* p = std::aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) throw std::bad_alloc();
+    std::memset(p, 0, rounded);
+    owned.emplace_back((uint8_t*)p, [](uint8_t* q) { std::free(q); });
+    return (uint8_t*)p;
+}
 
 ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, const KernelTable& kt) {
     ModelWeights w;

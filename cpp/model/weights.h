@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,12 @@ struct ModelWeights {
     Matrix output;                   // (n_vocab, n_embd): `output.weight` or tied token_embd
     bool tied_output = false;
     std::vector<float> rope_freqs;   // (rope_dim / 2) divisors of the RoPE frequencies, or empty
+
+    // Bytes the model owns instead of borrowing them from the GGUF mapping: matrices converted
+    // or repacked at load (Matrix::data may point here). 64-byte aligned, zero-filled; the
+    // address stays valid for the lifetime of the weights (and of their copies).
+    uint8_t* allocate(size_t nbytes);
+    std::vector<std::shared_ptr<uint8_t>> owned;
 };
 
 // Checks every tensor's presence, type (a kernel must exist in `kt`), shape and byte size
