@@ -144,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=cmd_pull)
 
     from .bench import add_bench_parser
+    from .perplexity_cli import add_perplexity_parser
     add_bench_parser(sub)
+    add_perplexity_parser(sub)
     return p
 
 
@@ -398,7 +400,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error("a command is required: run, tokenize, pull or bench")
+        parser.error("a command is required: run, tokenize, pull, bench or perplexity")
     try:
         return args.func(args)
     except UsageError as e:
