@@ -94,6 +94,16 @@ void bind_kernels(py::module_& m) {
         if (type >= kNumGgmlTypes || !t.matmul[type].fn) return -1;
         return (int)t.matmul[type].act;
     }, py::arg("type"), py::arg("isa") = "");
+    m.def("matmul_kernel_isa", [](uint32_t type, const std::string& isa) {
+        // The ISA whose code the table's matmul for `type` is: tables start as copies of ref and
+        // each ISA overlays what it implements, so the first compiled table holding the same
+        // function pointer wrote it. "" if there is no kernel for the type.
+        const KernelTable& t = table(isa);
+        if (type >= kNumGgmlTypes || !t.matmul[type].fn) return std::string();
+        for (const std::string& name : runnable_isas())
+            if (kernels_for(name).matmul[type].fn == t.matmul[type].fn) return name;
+        return std::string(t.name);
+    }, py::arg("type"), py::arg("isa") = "", "ISA that implements the matmul kernel for a type");
     m.def("dequantize", &dequantize, py::arg("type"), py::arg("data"), py::arg("n"), py::arg("isa") = "");
     m.def("quantize_act", &quantize_act, py::arg("act"), py::arg("x"), py::arg("isa") = "");
     m.def("matmul", &matmul, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"), py::arg("x"),

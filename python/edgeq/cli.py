@@ -144,9 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=cmd_pull)
 
     from .bench import add_bench_parser
+    from .info import add_info_parser
     from .perplexity_cli import add_perplexity_parser
     add_bench_parser(sub)
     add_perplexity_parser(sub)
+    add_info_parser(sub)
     return p
 
 
@@ -400,7 +402,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error("a command is required: run, tokenize, pull, bench or perplexity")
+        parser.error("a command is required: run, tokenize, pull, bench, perplexity or info")
     try:
         return args.func(args)
     except UsageError as e:
