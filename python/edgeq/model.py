@@ -202,6 +202,11 @@ class Model:
     def reset(self) -> None:
         self._core.reset()
 
+    def close(self) -> None:
+        """Free the C++ model (weights views, KV cache, threads) and unmap the file."""
+        self._core = None
+        self.gguf.close()
+
     def __repr__(self) -> str:
         c = self.config
         return (f"Model({os.path.basename(self.path)!r}, arch={self.arch}, n_layer={c['n_layer']}, "
