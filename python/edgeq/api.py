@@ -164,12 +164,8 @@ class Model:
         stats = GenerationStats()
         pieces = self._run(ids, limit, stops, params, stats)
         head = _head("cmpl", "text_completion", self.model_path)
-        if stream:
-            return _completion_chunks(head, pieces, stats, prefix, len(ids))
-        text = prefix + "".join(pieces)
-        return dict(head, choices=[{"text": text, "index": 0, "logprobs": None,
-                                    "finish_reason": FINISH[stats.stop_reason]}],
-                    usage=_usage(stats, len(ids)))
+        chunks = _completion_chunks(head, pieces, stats, prefix, len(ids))
+        return chunks if stream else collect_completion(chunks)
 
     __call__ = create_completion
 
@@ -194,15 +190,10 @@ class Model:
         completion = self.create_completion(
             ids, max_tokens=max_tokens, temperature=temperature, top_p=top_p, min_p=min_p,
             top_k=top_k, repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty,
-            presence_penalty=presence_penalty, stop=stop, seed=seed, stream=stream)
-        head = _head("chatcmpl", "chat.completion", self.model_path)
-        if stream:
-            return _chat_chunks(head, completion)
-        choice = completion["choices"][0]
-        return dict(head, choices=[{"index": 0, "logprobs": None,
-                                    "message": {"role": "assistant", "content": choice["text"]},
-                                    "finish_reason": choice["finish_reason"]}],
-                    usage=completion["usage"])
+            presence_penalty=presence_penalty, stop=stop, seed=seed, stream=True)
+        chunks = _chat_chunks(_head("chatcmpl", "chat.completion.chunk", self.model_path),
+                              completion)
+        return chunks if stream else collect_chat(chunks)
 
 
 # ---- response shapes -------------------------------------------------------------------------
@@ -230,7 +221,6 @@ def _completion_chunks(head, pieces, stats: GenerationStats, prefix: str, n_prom
 
 
 def _chat_chunks(head, completion_chunks):
-    head = dict(head, object="chat.completion.chunk")
     yield dict(head, choices=[{"index": 0, "delta": {"role": "assistant"}, "logprobs": None,
                                "finish_reason": None}])
     for chunk in completion_chunks:
@@ -243,6 +233,29 @@ def _chat_chunks(head, completion_chunks):
             yield dict(head, choices=[{"index": 0, "delta": {}, "logprobs": None,
                                        "finish_reason": c["finish_reason"]}],
                        usage=chunk.get("usage"))
+
+
+def collect_completion(chunks) -> Dict[str, Any]:
+    """The non-streamed `text_completion` from its chunks (the last one carries the usage)."""
+    text, last = [], None
+    for last in chunks:
+        text.append(last["choices"][0]["text"])
+    return dict({k: last[k] for k in ("id", "object", "created", "model")},
+                choices=[{"text": "".join(text), "index": 0, "logprobs": None,
+                          "finish_reason": last["choices"][0]["finish_reason"]}],
+                usage=last["usage"])
+
+
+def collect_chat(chunks) -> Dict[str, Any]:
+    """The non-streamed `chat.completion` from its chunks."""
+    text, last = [], None
+    for last in chunks:
+        text.append(last["choices"][0]["delta"].get("content", ""))
+    return dict({k: last[k] for k in ("id", "created", "model")}, object="chat.completion",
+                choices=[{"index": 0, "logprobs": None,
+                          "message": {"role": "assistant", "content": "".join(text)},
+                          "finish_reason": last["choices"][0]["finish_reason"]}],
+                usage=last["usage"])
 
 
 def _check_messages(messages) -> None:

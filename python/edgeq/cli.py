@@ -1,4 +1,4 @@
-"""Command line: `edgeq run`, `edgeq tokenize`, `edgeq pull`, `edgeq bench`
+"""Command line: `edgeq run`, `tokenize`, `pull`, `bench`, `perplexity`, `serve`, `info`
 (also `python -m edgeq ...`).
 
 Exit codes: 0 ok, 1 runtime error (one line on stderr), 2 usage error (one line on stderr),
@@ -146,8 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .bench import add_bench_parser
     from .info import add_info_parser
     from .perplexity_cli import add_perplexity_parser
+    from .server import add_serve_parser
     add_bench_parser(sub)
     add_perplexity_parser(sub)
+    add_serve_parser(sub)
     add_info_parser(sub)
     return p
 
@@ -402,7 +404,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error("a command is required: run, tokenize, pull, bench, perplexity or info")
+        parser.error("a command is required: run, tokenize, pull, bench, perplexity, serve or info")
     try:
         return args.func(args)
     except UsageError as e:
