@@ -1,0 +1,7 @@
+#include "kernels/arm/dotprod/dotprod.h"
+
+namespace edgeq {
+void register_dotprod(KernelTable& t) {
+    dotprod::register_ternary(t);
+}
+}  // namespace edgeq

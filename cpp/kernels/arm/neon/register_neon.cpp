@@ -1,0 +1,7 @@
+#include "kernels/arm/neon/neon.h"
+
+namespace edgeq {
+void register_neon(KernelTable& t) {
+    neon::register_ternary(t);
+}
+}  // namespace edgeq
