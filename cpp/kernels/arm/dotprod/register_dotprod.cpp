@@ -2,6 +2,7 @@
 
 namespace edgeq {
 void register_dotprod(KernelTable& t) {
+    dotprod::register_legacy(t);
     dotprod::register_ternary(t);
 }
 }  // namespace edgeq
