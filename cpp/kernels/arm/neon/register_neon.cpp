@@ -2,6 +2,7 @@
 
 namespace edgeq {
 void register_neon(KernelTable& t) {
+    neon::register_float(t);
     neon::register_legacy(t);
     neon::register_kquants(t);
     neon::register_ternary(t);
