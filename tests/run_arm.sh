@@ -56,7 +56,7 @@ for cpu in $CPUS; do
     t0=$(date +%s)
     # -V prints each test's lines: the CPU features qemu reports and the ISA tables exercised.
     if ! (cd "$BUILD" && QEMU_CPU=$cpu ctest -V --output-on-failure 2>&1 |
-            grep -E "^[0-9]+: (cpu features|ISA |SKIP|FAIL|test_[a-z_]+: )|tests passed|tests failed|Failed|Passed|\*\*\*" ;
+            grep -E "^[0-9]+: (cpu features|ISA |SKIP|FAIL|  .* -> |test_[a-z_]+: )|tests passed|tests failed|Failed|Passed|\*\*\*" ;
           exit "${PIPESTATUS[0]}"); then
         echo "run_arm: FAILED under QEMU_CPU=$cpu"
         status=1
