@@ -12,6 +12,8 @@ python -m edgeq pull smollm2-135m
 cmake -S . -B build/tests -DEDGEQ_BUILD_TESTS=ON -DEDGEQ_PYTHON=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/tests -j2
 ctest --test-dir build/tests --output-on-failure
+# The aarch64 kernels (neon, dotprod): cross-built and run under qemu for three CPU models.
+bash tests/run_arm.sh
 
 # Run from a directory outside the tree so the installed package (not ./python) is tested.
 python -m pytest -q -p no:cacheprovider --rootdir=. tests/python "$@"

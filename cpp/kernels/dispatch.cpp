@@ -104,6 +104,15 @@ bool cpu_can_run(const std::string& isa) {
     return false;
 }
 
+// What the CPU lacks for `isa`, for the error message (cpu_can_run(isa) is false).
+std::string missing_for(const std::string& isa) {
+    if (isa == "avx2") return "AVX2 + FMA + F16C with OS support for the YMM state";
+    if (isa == "avx512") return "AVX-512 F/BW/VL/DQ/VNNI with OS support for the ZMM state";
+    if (isa == "neon") return "AArch64 ASIMD (HWCAP_ASIMD)";
+    if (isa == "dotprod") return "the ARMv8.2 dot product extension SDOT/UDOT (HWCAP_ASIMDDP)";
+    return "an unknown ISA";
+}
+
 KernelTable build_table(const std::string& isa) {
     KernelTable t;
     register_ref(t);
@@ -162,14 +171,21 @@ const KernelTable& kernels_for(const std::string& isa) {
         for (const auto& c : compiled_isas()) all += (all.empty() ? "" : ", ") + c;
         throw std::runtime_error("ISA '" + isa + "' is not compiled into this build (available: " + all + ")");
     }
-    if (!cpu_can_run(isa)) throw std::runtime_error("ISA '" + isa + "' is not supported by this CPU");
+    if (!cpu_can_run(isa))
+        throw std::runtime_error("ISA '" + isa + "' is not supported by this CPU: it needs " + missing_for(isa));
     return tables.emplace(isa, build_table(isa)).first->second;
 }
 
 const KernelTable& kernels() {
     static const KernelTable* chosen = [] {
         const char* env = std::getenv("EDGEQ_ISA");
-        if (env && *env) return &kernels_for(env);
+        if (env && *env) {
+            try {
+                return &kernels_for(env);
+            } catch (const std::runtime_error& e) {
+                throw std::runtime_error(std::string("EDGEQ_ISA=") + env + ": " + e.what());
+            }
+        }
         return &kernels_for(runnable_isas().back());
     }();
     return *chosen;

@@ -69,17 +69,52 @@ inline bool expect_close(const float* got, const float* want, size_t n, double a
     return true;
 }
 
+// The entries of `isa` that are its own code rather than the reference's (the overlays its
+// register_* installed, including those inherited from a lower tier), e.g.
+// "matmul[TQ2_0 TQ1_0] dequantize_row[] quantize_act[I8_TOKEN] dot_f32 axpy_f32".
+inline std::string own_kernels(const KernelTable& isa, const KernelTable& ref) {
+    static const char* const act_names[kNumActTypes] = {"F32", "Q8_0", "Q8_1", "Q8_K", "I8_TOKEN"};
+    std::string mm, dq, qa;
+    for (int ty = 0; ty < kNumGgmlTypes; ty++) {
+        if (isa.matmul[ty].fn != ref.matmul[ty].fn) mm += std::string(mm.empty() ? "" : " ") + ggml_type_name(ty);
+        if (isa.dequantize_row[ty] != ref.dequantize_row[ty])
+            dq += std::string(dq.empty() ? "" : " ") + ggml_type_name(ty);
+    }
+    for (int a = 0; a < kNumActTypes; a++)
+        if (isa.quantize_act[a] != ref.quantize_act[a]) qa += std::string(qa.empty() ? "" : " ") + act_names[a];
+    std::string out = "matmul[" + mm + "] dequantize_row[" + dq + "] quantize_act[" + qa + "]";
+    if (isa.dot_f32 != ref.dot_f32) out += " dot_f32";
+    if (isa.axpy_f32 != ref.axpy_f32) out += " axpy_f32";
+    return out;
+}
+
 // Every compiled ISA except "ref" that this CPU runs; compiled ones it cannot run are printed
-// as skipped, by name.
+// as skipped, by name. Prints, per ISA under test, the table and which of its kernels are not
+// the reference's, so that a log shows what a run exercised (on a CPU model without an ISA's
+// extension, the SKIP line shows that tier was not tested).
 inline std::vector<std::string> isas_under_test() {
     std::vector<std::string> out;
     const auto runnable = runnable_isas();
+    std::string features;
+    for (const auto& f : cpu_features()) features += " " + f;
+    std::printf("cpu features:%s\n", features.empty() ? " (none detected)" : features.c_str());
+    std::string below = "ref";  // the tier this one overlays (tiers are compiled in order)
     for (const auto& isa : compiled_isas()) {
         if (isa == "ref") continue;
         bool ok = false;
         for (const auto& r : runnable) ok |= (r == isa);
-        if (ok) out.push_back(isa);
-        else std::printf("SKIP isa %s: not supported by this CPU\n", isa.c_str());
+        if (ok) {
+            out.push_back(isa);
+            const KernelTable& t = kernels_for(isa);
+            std::printf("ISA %s: table '%s', own kernels: %s\n", isa.c_str(), t.name,
+                        own_kernels(t, kernels_for("ref")).c_str());
+            if (below != "ref")
+                std::printf("ISA %s: replaces over %s: %s\n", isa.c_str(), below.c_str(),
+                            own_kernels(t, kernels_for(below)).c_str());
+            below = isa;
+        } else {
+            std::printf("SKIP isa %s: not supported by this CPU\n", isa.c_str());
+        }
     }
     return out;
 }
