@@ -1,4 +1,4 @@
-"""Command line: `edgeq run`, `edgeq tokenize`, `edgeq pull`, `edgeq bench`
+"""Command line: `edgeq run`, `edgeq tokenize`, `edgeq pull`, `edgeq bench`, `edgeq quantize`
 (also `python -m edgeq ...`).
 
 Exit codes: 0 ok, 1 runtime error (one line on stderr), 2 usage error (one line on stderr),
@@ -144,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=cmd_pull)
 
     from .bench import add_bench_parser
+    from .quantize import add_quantize_parser
     add_bench_parser(sub)
+    add_quantize_parser(sub)
     return p
 
 
@@ -398,7 +400,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error("a command is required: run, tokenize, pull or bench")
+        parser.error("a command is required: run, tokenize, pull, bench or quantize")
     try:
         return args.func(args)
     except UsageError as e:
