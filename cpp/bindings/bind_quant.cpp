@@ -1,6 +1,7 @@
 // Offline weight quantizers (quant/quantize.h) for `edgeq quantize`.
 #include <pybind11/numpy.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -23,11 +24,9 @@ U8Array quantize_rows_py(uint32_t type, F32Array x, int n_threads) {
         throw std::invalid_argument(std::string("no C++ quantizer for ") + ggml_type_name(type));
     if (x.ndim() != 2) throw std::invalid_argument("x must be 2-D (n_rows, n_per_row)");
     const int64_t n_rows = x.shape(0), n_per_row = x.shape(1);
-    const int64_t block = ggml_block_size(type);
-    if (n_per_row <= 0 || n_per_row % block != 0)
-        throw std::invalid_argument(std::string(ggml_type_name(type)) + " rows must be a positive multiple of " +
-                                    std::to_string(block) + " values, got " + std::to_string(n_per_row));
-    const int64_t row_bytes = n_per_row / block * (int64_t)ggml_type_size(type);
+    // (a row length that is not a whole number of blocks makes quantize_rows throw before it
+    // writes anything)
+    const int64_t row_bytes = std::max<int64_t>(0, n_per_row / ggml_block_size(type)) * (int64_t)ggml_type_size(type);
     U8Array out({n_rows, row_bytes});
     const float* src = x.data();
     uint8_t* dst = out.mutable_data();

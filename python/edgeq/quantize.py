@@ -302,8 +302,10 @@ def _notes(plans: List[TensorPlan], note) -> None:
             names[pattern] = names.get(pattern, 0) + 1
     for (wanted, used, n), names in groups.items():
         listed = ", ".join(k if c == 1 else f"{k} (x{c})" for k, c in names.items())
-        note(f"{sum(names.values())} tensors have rows of {n} values, not a multiple of the "
-             f"{wanted} block ({FORMATS[wanted].block}): written as {used}: {listed}")
+        count = sum(names.values())
+        has = "tensor has" if count == 1 else "tensors have"
+        note(f"{count} {has} rows of {n} values, not a multiple of the {wanted} block "
+             f"({FORMATS[wanted].block}): written as {used}: {listed}")
     requant = sorted({p.info.type_name for p in plans
                       if not p.copy and not FORMATS[p.type].is_float
                       and p.info.type_name not in ("F32", "F16", "BF16")})
@@ -327,12 +329,14 @@ def add_quantize_parser(sub) -> argparse.ArgumentParser:
     q = sub.add_parser(
         "quantize", help="convert a GGUF model's weights to another type (like llama-quantize)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Write OUT with the weight matrices of IN in --type; norms and other 1-D "
-                    "tensors are kept, the output layer defaults to Q6_K and the token "
-                    "embedding to the --type (Q4_K for ternary types). Bytes equal "
-                    "llama-quantize's for the same source.\n\ntypes:\n" + types)
+        description="Write OUT with the weight matrices of IN in --type, as llama-quantize does\n"
+                    "(the same bytes for the same source): norms and other 1-D tensors are kept,\n"
+                    "the output layer defaults to Q6_K, the token embedding to the --type (Q4_K\n"
+                    "for ternary types), and rows a type cannot hold fall back to a 32-block type.\n"
+                    "\ntypes:\n" + types)
     q.add_argument("input", metavar="IN", help="the GGUF model to read")
-    q.add_argument("output", metavar="OUT", help="the GGUF file to write (never the input)")
+    q.add_argument("output", metavar="OUT",
+                   help="the GGUF file to write (replaced if it exists; never the input)")
     q.add_argument("--type", required=True, type=_format_arg, metavar="T",
                    help=f"type of the weight matrices: {', '.join(FORMATS)}")
     q.add_argument("--output-type", type=_format_arg, metavar="T",
