@@ -1,5 +1,5 @@
-"""Command line: `edgeq run`, `tokenize`, `pull`, `bench`, `perplexity`, `serve`, `info`
-(also `python -m edgeq ...`).
+"""Command line: `edgeq run`, `tokenize`, `pull`, `bench`, `quantize`, `perplexity`, `serve`,
+`info` (also `python -m edgeq ...`).
 
 Exit codes: 0 ok, 1 runtime error (one line on stderr), 2 usage error (one line on stderr),
 130 interrupted. Generated text goes to stdout; everything else (progress, notes, the stats
@@ -146,8 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .bench import add_bench_parser
     from .info import add_info_parser
     from .perplexity_cli import add_perplexity_parser
+    from .quantize import add_quantize_parser
     from .server import add_serve_parser
     add_bench_parser(sub)
+    add_quantize_parser(sub)
     add_perplexity_parser(sub)
     add_serve_parser(sub)
     add_info_parser(sub)
@@ -404,7 +406,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error("a command is required: run, tokenize, pull, bench, perplexity, serve or info")
+        parser.error("a command is required: run, tokenize, pull, bench, quantize, perplexity, "
+                     "serve or info")
     try:
         return args.func(args)
     except UsageError as e:

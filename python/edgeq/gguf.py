@@ -218,11 +218,15 @@ class GGUFFile:
             c.fail(f"tensor count {n_tensors} is larger than the file can hold")
 
         metadata: Dict[str, Any] = {}
+        kv_spans: Dict[str, Tuple[int, int]] = {}
         for i in range(n_kv):
+            start = c.pos
             key = c.string(f"key of metadata entry {i}")
             vtype = c.u32(f"type of metadata '{key}'")
             metadata[key] = c.value(vtype, f"metadata '{key}'")
+            kv_spans[key] = (start, c.pos)
         self.metadata = metadata
+        self._kv_spans = kv_spans
 
         alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
         if not isinstance(alignment, int) or isinstance(alignment, bool) or alignment <= 0 \
@@ -285,6 +289,12 @@ class GGUFFile:
             raise GGUFError(f"{self.path}: tensor '{name}' is {t.type_name}, not a plain array type")
         return np.frombuffer(self._mmap, dtype=dtypes[t.type], count=t.n_elements,
                              offset=t.offset).reshape(tuple(reversed(t.shape)))
+
+    def metadata_entry_bytes(self, key: str) -> bytes:
+        """The exact encoded bytes of one metadata entry (key, value type, value), for copying
+        it into another GGUF file unchanged."""
+        start, end = self._kv_spans[key]
+        return bytes(self._mmap[start:end])
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.metadata.get(key, default)

@@ -1,0 +1,36 @@
+// Offline weight quantizers: float rows -> GGUF blocks, for `edgeq quantize`.
+//
+// These write the bytes ggml's quantize_row_<type>_ref writes (llama-quantize's path when no
+// importance matrix is given), so a model quantized by edgeq and by llama.cpp from the same
+// float source is the same file. Unlike the kernels (kernels.h), quantizers run once per model,
+// off the inference path: they are plain scalar C++, identical on every ISA (this directory is
+// compiled with -ffp-contract=off so no compiler fuses a multiply-add that ggml does not).
+//
+// Types with a quantizer here: Q4_K, Q6_K (the gguf package quantizes the simpler types in numpy;
+// python/edgeq/quantize.py picks per type).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace edgeq {
+
+// x (n) float -> n / block_size(type) blocks at y. n must be a multiple of the type's block size
+// (rows are independent runs of blocks, so one call may cover several rows).
+using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
+
+// The quantizer of a GGUF type, or nullptr if edgeq has none in C++.
+QuantizeRowFn weight_quantizer(uint32_t type);
+
+// src (n_rows, n_per_row) row-major float -> dst (n_rows rows of GGUF blocks, back to back).
+// Rows are split over n_threads threads (the caller's included; <= 0: hardware concurrency);
+// the bytes do not depend on n_threads. Throws std::invalid_argument for an unknown type or a
+// row length that is not a multiple of the block size.
+void quantize_rows(uint32_t type, const float* src, void* dst, int64_t n_rows, int64_t n_per_row,
+                   int n_threads);
+
+namespace quant {
+void quantize_row_q4_K(const float* x, void* y, int64_t n);  // quant/kquants.cpp
+void quantize_row_q6_K(const float* x, void* y, int64_t n);
+}  // namespace quant
+
+}  // namespace edgeq
