@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--system", metavar="TEXT", help="system message for chat (implies --chat)")
     r.add_argument("--no-bos", action="store_true",
                    help="do not add the BOS token to a raw prompt")
+    r.add_argument("--energy", action="store_true",
+                   help="measure energy with the machine's own meter and add J per prompt / "
+                        "generated token to the stats line (with -p / -f)")
     r.set_defaults(func=cmd_run)
 
     t = sub.add_parser("tokenize", help="print the token ids of a text",
@@ -266,16 +269,32 @@ def cmd_run(args) -> int:
             ids = [tok.bos_id]  # an empty prompt: condition on BOS alone, as llama.cpp does
     out = _Out()
     stats = GenerationStats()
+    phases = _energy_phases() if args.energy else None
     pieces = generate(model, ids, max_tokens=args.n_predict, stop=args.stop, sampler=sampler,
-                      stats=stats)  # raises here if the prompt does not fit
+                      stats=stats, on_phase=phases)  # raises here if the prompt does not fit
     try:
         for piece in pieces:
             out.write(piece)
     finally:  # also after Ctrl-C: the stats of what was generated
         if sys.stdout.isatty():
             out.end_line()
-        sys.stderr.write(stats.summary() + "\n")
+        line = stats.summary()
+        if args.energy:
+            line += " | " + (phases.summary(stats.prompt_tokens, stats.generated_tokens)
+                             if phases is not None else "energy: n/a (no readable source)")
+        sys.stderr.write(line + "\n")
     return 0
+
+
+def _energy_phases():
+    """The per-phase energy meter for --energy, or None (after saying why) without a source."""
+    from .energy import PhaseEnergy, find_source
+
+    probe = find_source()
+    if probe.source is None:
+        _note(probe.explanation())
+        return None
+    return PhaseEnergy(probe.source)
 
 
 def _read_line(tty: bool) -> Optional[str]:

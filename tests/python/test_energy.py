@@ -712,3 +712,56 @@ def test_run_energy_stats_line(smollm2):
         assert "no readable energy source" in proc.stderr
     else:
         assert "J/prompt token" in stats[0] and "J/generated token" in stats[0]
+
+
+class _FixedProbe:
+    """find_source() stand-in: a 10 W meter, so the numbers path runs on any machine."""
+
+    def __init__(self):
+        self.source = ConstantPower(10.0)
+
+    def explanation(self):
+        return "energy source: constant (test)"
+
+
+def test_bench_energy_numbers_with_a_meter(tmp_path, monkeypatch, capsys):
+    import edgeq.energy
+    from edgeq.cli import main
+
+    monkeypatch.setattr(edgeq.energy, "find_source", lambda: _FixedProbe())
+    model = tmp_path / "tiny.gguf"
+    write_tiny_llama(model, T.Q8_0, tied=True)
+    assert main(["bench", str(model), "-p", "16", "-n", "4", "-r", "3", "-t", "1", "--energy",
+                 "-o", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    for r in records:
+        n = (r["n_prompt"] or r["n_gen"]) * 3
+        assert r["energy_source"] == "constant" and r["energy_note"] is None
+        assert r["avg_watts"] == pytest.approx(10.0)
+        assert r["joules_per_token"] == pytest.approx(r["joules"] / n, rel=1e-3)
+        # the meter ran around the three repetitions: at least their summed wall time
+        assert r["joules"] >= 10.0 * sum(r["samples_ns"]) * 1e-9 * 0.999
+    assert main(["bench", str(model), "-p", "16", "-n", "0", "-r", "1", "-t", "1",
+                 "--energy"]) == 0
+    md = capsys.readouterr().out
+    assert "energy: energy source: constant (test)" in md
+    row = [ln for ln in md.splitlines() if "pp16" in ln][0]
+    assert row.rstrip(" |").split("|")[-1].strip() == "10.0"  # the W column
+
+
+def test_run_energy_numbers_with_a_meter(smollm2, monkeypatch, capsys):
+    import edgeq.energy
+    from edgeq.cli import main
+
+    monkeypatch.setattr(edgeq.energy, "find_source", lambda: _FixedProbe())
+    assert main(["run", str(smollm2), "-p", "The capital of France is", "-n", "4", "--temp",
+                 "0", "--no-chat", "--energy", "-t", "1"]) == 0
+    err = capsys.readouterr().err
+    line = [ln for ln in err.splitlines() if ln.startswith("prompt: ")][0]
+    energy = line.split("| energy: ")[1]
+    total, per_prompt, per_gen, watts = [float(p.split()[0]) for p in energy.split(", ")]
+    assert watts == pytest.approx(10.0, rel=0.01)
+    assert per_prompt > 0 and per_gen > 0
+    # total = prompt J + generated J; the prompt has more than 4 tokens, 4 were generated
+    n_prompt = int(line.split()[1])
+    assert total == pytest.approx(per_prompt * n_prompt + per_gen * 4, rel=0.02)

@@ -136,9 +136,9 @@ class CounterMeter(Meter):
         self._lock = threading.Lock()
         self._t0 = clock()
         self._last = source.snapshot()
-        self._poller = _Poller(self._advance, source.poll_seconds)
+        self._poller = _Poller(self.poll, source.poll_seconds)
 
-    def _advance(self) -> None:
+    def poll(self) -> None:
         with self._lock:
             now = self.source.snapshot()
             self.joules += self.source.joules_between(self._last, now)
@@ -146,7 +146,7 @@ class CounterMeter(Meter):
 
     def stop(self) -> Reading:
         self._poller.stop()
-        self._advance()
+        self.poll()
         return Reading(self.joules, self.clock() - self._t0)
 
 
