@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                         description=f"Download a model into the cache. Known: {known}.")
     pl.add_argument("name", metavar="NAME", help=f"model name ({known})")
     pl.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    pl.add_argument("--json", action="store_true",
+                    help="for scripts: progress as JSON lines on stderr, the result as one JSON "
+                         "object on stdout")
     pl.set_defaults(func=cmd_pull)
 
     from .bench import add_bench_parser
@@ -248,7 +251,8 @@ def cmd_run(args) -> int:
     from .model import load_model
     from .sampling import Sampler
 
-    model = load_model(str(path), n_ctx=args.ctx_size, n_threads=args.threads)
+    model = load_model(str(path), n_ctx=args.ctx_size, n_threads=args.threads,
+                       progress=None)  # a bar on a terminal, for a load that takes a while
     sampler = Sampler(params, n_ctx=model.n_ctx)
     template = _chat_template(model) if chat else None
     if prompt is None:
@@ -397,10 +401,17 @@ def cmd_tokenize(args) -> int:
 
 
 def cmd_pull(args) -> int:
-    from .pull import pull
+    from .pull import cached_path, get_spec, pull
 
-    path = pull(args.name, quiet=True if args.quiet else None)
-    sys.stdout.write(f"{path}\n")
+    if not args.json:
+        path = pull(args.name, quiet=True if args.quiet else None)
+        sys.stdout.write(f"{path}\n")
+        return 0
+    spec = get_spec(args.name)
+    had = cached_path(spec).is_file()
+    path = pull(args.name, progress="off" if args.quiet else "json")
+    sys.stdout.write(json.dumps({"name": spec.name, "path": str(path), "size": spec.size,
+                                 "sha256": spec.sha256, "already_cached": had}) + "\n")
     return 0
 
 
