@@ -207,7 +207,7 @@ def header_lines(command: str, energy: Optional[Probe] = None) -> List[str]:
     """What a reader needs to judge the numbers: the CPU, the ISA, how the machine was."""
     runnable = ", ".join(_core.runnable_isas())
     load = load_avg()
-    return ([f"energy: {energy.explanation()}"] if energy is not None else []) + [
+    return ([energy.explanation()] if energy is not None else []) + [
         f"CPU: {_core.cpu_model_name()} ({os.cpu_count()} logical CPUs)",
         f"ISA: {_core.isa()} (dispatch's choice; runnable: {runnable})",
         f"features: {' '.join(_core.cpu_features())}",
@@ -450,7 +450,7 @@ def cmd_bench(args) -> int:
         from .energy import find_source
 
         energy = find_source()
-        if energy.source is None:
+        if energy.source is None and args.output != "md":  # the md header says it already
             sys.stderr.write(f"edgeq bench: {energy.explanation()}\n")
     cfg = BenchConfig(models=models, prompts=args.prompts, gens=args.gens,
                       reps=args.reps, threads=args.threads, isas=args.isas,

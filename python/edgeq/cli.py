@@ -256,6 +256,8 @@ def cmd_run(args) -> int:
     sampler = Sampler(params, n_ctx=model.n_ctx)
     template = _chat_template(model) if chat else None
     if prompt is None:
+        if args.energy:
+            _note("note: --energy measures -p / -f runs; interactive mode prints no stats")
         return _interactive(model, sampler, template, args)
 
     tok = model.tokenizer

@@ -489,6 +489,26 @@ def test_perf_failures(tmp_path):
         src.start()
 
 
+def test_perf_meter_through_a_real_process(tmp_path, monkeypatch):
+    """The subprocess plumbing (ready line, closing the workload's stdin, reading perf's
+    stderr) with a stand-in `perf` on PATH that runs the workload and prints one count."""
+    from edgeq.energy.commands import CommandRunner
+
+    _perf_tree(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "perf"
+    script.write_text('#!/bin/sh\nwhile [ "$1" != "--" ]; do shift; done; shift\n"$@"\n'
+                      'echo "2.50,Joules,power/energy-pkg/,1000,100.00,," >&2\n'
+                      'echo "0.50,Joules,power/energy-ram/,1000,100.00,," >&2\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    src = PerfSource(str(tmp_path), CommandRunner())
+    src.open()
+    r = src.start().stop()
+    assert r.joules == pytest.approx(3.0) and r.seconds >= 0
+
+
 # ---- macOS powermetrics --------------------------------------------------------------------
 
 # `sudo powermetrics --samplers cpu_power -i 100` on Apple silicon (macOS 13/14): a header,
@@ -697,7 +717,7 @@ def test_bench_energy_reports_numbers_or_why_not(tmp_path):
             assert r["joules_per_token"] == pytest.approx(r["joules"] / n, rel=1e-3)
     md = edgeq("bench", model, "-p", "8", "-n", "0", "-r", "1", "-t", "1", "--energy")
     assert md.returncode == 0, md.stderr
-    assert "J/token" in md.stdout and "energy:" in md.stdout
+    assert "J/token" in md.stdout and "energy source" in md.stdout.splitlines()[0]
     plain = edgeq("bench", model, "-p", "8", "-n", "0", "-r", "1", "-t", "1", "-o", "json")
     assert "joules" not in json.loads(plain.stdout)[0]  # only asked for with --energy
 
@@ -744,7 +764,7 @@ def test_bench_energy_numbers_with_a_meter(tmp_path, monkeypatch, capsys):
     assert main(["bench", str(model), "-p", "16", "-n", "0", "-r", "1", "-t", "1",
                  "--energy"]) == 0
     md = capsys.readouterr().out
-    assert "energy: energy source: constant (test)" in md
+    assert md.splitlines()[0] == "energy source: constant (test)"
     row = [ln for ln in md.splitlines() if "pp16" in ln][0]
     assert row.rstrip(" |").split("|")[-1].strip() == "10.0"  # the W column
 
