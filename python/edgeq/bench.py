@@ -15,6 +15,13 @@ decode achieves on the weights alone (KV-cache reads are not counted).
 
 Output: a markdown table (default, rows printed as they finish) or llama-bench's json / jsonl /
 csv records (same field names, plus edgeq's isa, weight_gbps, governor and a few more).
+
+--energy: the machine's own energy meter (RAPL, hwmon, a Jetson's or a Pi 5's rail monitors,
+perf, powermetrics, a discharging battery: see edgeq.energy) is read around the repetitions of
+each test (not the warm-up), giving joules, avg_watts (joules / wall time of the repetitions)
+and joules_per_token (joules / (repetitions x tokens)). The meter sees the whole package or
+board, so other load on the machine is counted too. With no meter that moves under load, the
+fields are null, energy_note says why for every source tried, and the run still succeeds.
 """
 from __future__ import annotations
 
@@ -29,12 +36,13 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import __version__, _core
 from .cli import UsageError, _int_checked
+from .energy import Probe, Unavailable
 from .gguf import GGUFFile, row_bytes
 
 FORMATS = ("md", "json", "jsonl", "csv")
@@ -51,6 +59,8 @@ CSV_FIELDS = ["edgeq_version", "cpu_info", "backends", "isa", "model_filename", 
               "model_size", "model_n_params", "n_threads", "n_prompt", "n_gen", "test_time",
               "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "weight_bytes_per_token",
               "weight_gbps", "governor", "load_avg"]
+ENERGY_MD_COLUMNS = [("J/token", 10, True), ("W", 7, True)]
+ENERGY_FIELDS = ["joules", "avg_watts", "joules_per_token", "energy_source", "energy_note"]
 
 
 # ---- what is measured ----------------------------------------------------------------------
@@ -139,12 +149,41 @@ def run_once(model, test: Test, rng: np.random.Generator, n_tokens: Optional[int
     return time.perf_counter_ns() - t0
 
 
-def measure(model, test: Test, reps: int, warmup: bool = True) -> List[int]:
-    """Wall times (ns) of `reps` repetitions after one uncounted warm-up."""
+def measure(model, test: Test, reps: int, warmup: bool = True,
+            energy: Optional[Probe] = None) -> Tuple[List[int], Optional[dict]]:
+    """Wall times (ns) of `reps` repetitions after one uncounted warm-up; with `energy`, also
+    the energy fields of the record, metered around the repetitions."""
     rng = np.random.default_rng(SEED)
     if warmup:
         run_once(model, test, rng, n_tokens=None if test.n_prompt else 1)
-    return [run_once(model, test, rng) for _ in range(reps)]
+    if energy is None:
+        return [run_once(model, test, rng) for _ in range(reps)], None
+    if energy.source is None:
+        return [run_once(model, test, rng) for _ in range(reps)], energy_fields(
+            None, 0, energy.explanation())
+    try:
+        meter = energy.source.start()
+    except Unavailable as e:
+        return [run_once(model, test, rng) for _ in range(reps)], energy_fields(None, 0, str(e))
+    samples = [run_once(model, test, rng) for _ in range(reps)]
+    try:
+        reading = meter.stop()
+    except Unavailable as e:
+        return samples, energy_fields(None, 0, str(e), energy.source.describe())
+    return samples, energy_fields(reading, reps * test.n_tokens, None, energy.source.describe())
+
+
+def energy_fields(reading, n_tokens: int, note: Optional[str],
+                  source: Optional[str] = None) -> dict:
+    """The record's energy fields: numbers from a reading, or nulls and the reason."""
+    if reading is None:
+        return {"joules": None, "avg_watts": None, "joules_per_token": None,
+                "energy_source": source, "energy_note": note}
+    watts = reading.watts
+    return {"joules": round(reading.joules, 6),
+            "avg_watts": None if watts is None else round(watts, 4),
+            "joules_per_token": round(reading.joules / n_tokens, 9) if n_tokens else None,
+            "energy_source": source, "energy_note": None}
 
 
 # ---- the machine ---------------------------------------------------------------------------
@@ -164,11 +203,11 @@ def load_avg() -> Optional[List[float]]:
         return None
 
 
-def header_lines(command: str) -> List[str]:
+def header_lines(command: str, energy: Optional[Probe] = None) -> List[str]:
     """What a reader needs to judge the numbers: the CPU, the ISA, how the machine was."""
     runnable = ", ".join(_core.runnable_isas())
     load = load_avg()
-    return [
+    return ([energy.explanation()] if energy is not None else []) + [
         f"CPU: {_core.cpu_model_name()} ({os.cpu_count()} logical CPUs)",
         f"ISA: {_core.isa()} (dispatch's choice; runnable: {runnable})",
         f"features: {' '.join(_core.cpu_features())}",
@@ -181,11 +220,11 @@ def header_lines(command: str) -> List[str]:
 # ---- records and formatting ----------------------------------------------------------------
 
 def make_record(info: ModelInfo, isa: str, n_threads: int, test: Test, test_time: str,
-                samples_ns: List[int]) -> dict:
+                samples_ns: List[int], energy: Optional[dict] = None) -> dict:
     samples_ts = [test.n_tokens * 1e9 / ns for ns in samples_ns]
     avg_ts = statistics.fmean(samples_ts)
     gbps = info.bytes_per_token * avg_ts / 1e9 if test.n_gen else None
-    return {
+    record = {
         "edgeq_version": __version__,
         "cpu_info": _core.cpu_model_name(),
         "cpu_features": " ".join(_core.cpu_features()),
@@ -210,42 +249,57 @@ def make_record(info: ModelInfo, isa: str, n_threads: int, test: Test, test_time
         "governor": governor(),
         "load_avg": load_avg(),
     }
+    if energy is not None:
+        record.update(energy)
+    return record
 
 
 def _stdev(xs: Sequence[float]) -> float:
     return statistics.stdev(xs) if len(xs) > 1 else 0.0
 
 
-def _md_line(cells: Sequence[str]) -> str:
+def md_columns(energy: bool = False):
+    return MD_COLUMNS + (ENERGY_MD_COLUMNS if energy else [])
+
+
+def _md_line(cells: Sequence[str], columns) -> str:
     out = []
-    for text, (_, width, right) in zip(cells, MD_COLUMNS):
+    for text, (_, width, right) in zip(cells, columns):
         out.append(text.rjust(width) if right else text.ljust(width))
     return "| " + " | ".join(out) + " |"
 
 
-def md_header() -> str:
+def md_header(energy: bool = False) -> str:
+    columns = md_columns(energy)
     rule = "| " + " | ".join(("-" * (w - 1) + ":") if right else "-" * w
-                               for _, w, right in MD_COLUMNS) + " |"
-    return _md_line([name for name, _, _ in MD_COLUMNS]) + "\n" + rule
+                               for _, w, right in columns) + " |"
+    return _md_line([name for name, _, _ in columns], columns) + "\n" + rule
 
 
 def md_row(r: dict) -> str:
+    from .energy import fmt
+
     name = os.path.basename(r["model_filename"])
     gbps = "-" if r["weight_gbps"] is None else f"{r['weight_gbps']:.2f}"
     test = Test(r["n_prompt"], r["n_gen"]).name
-    return _md_line([f"{name} ({r['model_type']})", f"{r['model_size'] / 2**20:.2f} MiB",
-                     f"{r['model_n_params'] / 1e6:.2f} M", r["backends"], r["isa"],
-                     str(r["n_threads"]), test, f"{r['avg_ts']:.2f} ± {r['stddev_ts']:.2f}",
-                     gbps])
+    cells = [f"{name} ({r['model_type']})", f"{r['model_size'] / 2**20:.2f} MiB",
+             f"{r['model_n_params'] / 1e6:.2f} M", r["backends"], r["isa"],
+             str(r["n_threads"]), test, f"{r['avg_ts']:.2f} ± {r['stddev_ts']:.2f}", gbps]
+    energy = "joules" in r
+    if energy:
+        cells += ["-" if r["joules_per_token"] is None else fmt(r["joules_per_token"]),
+                  "-" if r["avg_watts"] is None else fmt(r["avg_watts"])]
+    return _md_line(cells, md_columns(energy))
 
 
 def csv_text(records: Sequence[dict]) -> str:
+    fields = CSV_FIELDS + (ENERGY_FIELDS if records and "joules" in records[0] else [])
     buf = io.StringIO()
     w = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    w.writerow(CSV_FIELDS)
+    w.writerow(fields)
     for r in records:
         w.writerow(["" if r[k] is None else (" ".join(map(str, r[k])) if isinstance(r[k], list)
-                                              else r[k]) for k in CSV_FIELDS])
+                                              else r[k]) for k in fields])
     return buf.getvalue()
 
 
@@ -260,6 +314,7 @@ class BenchConfig:
     threads: List[int] = field(default_factory=list)  # empty: physical cores
     isas: List[str] = field(default_factory=list)  # empty: dispatch's choice
     warmup: bool = True
+    energy: Optional[Probe] = None  # --energy: the probed meter (its source may be None)
 
 
 def run_bench(cfg: BenchConfig, on_record: Callable[[dict], None] = lambda r: None) -> List[dict]:
@@ -281,9 +336,10 @@ def run_bench(cfg: BenchConfig, on_record: Callable[[dict], None] = lambda r: No
                     for test in tests:
                         test_time = datetime.datetime.now(datetime.timezone.utc).strftime(
                             "%Y-%m-%dT%H:%M:%SZ")
-                        samples = measure(model, test, cfg.reps, warmup=cfg.warmup)
+                        samples, energy = measure(model, test, cfg.reps, warmup=cfg.warmup,
+                                                  energy=cfg.energy)
                         rec = make_record(info, model.isa, model.n_threads, test, test_time,
-                                          samples)
+                                          samples, energy)
                         records.append(rec)
                         on_record(rec)
                 finally:
@@ -305,6 +361,8 @@ def command_line(cfg: BenchConfig, output: str = "md") -> str:
         parts += ["-o", output]
     if not cfg.warmup:
         parts.append("--no-warmup")
+    if cfg.energy is not None:
+        parts.append("--energy")
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -374,6 +432,9 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", choices=FORMATS, default="md",
                    help="output format (default md)")
     b.add_argument("--no-warmup", action="store_true", help="skip the uncounted warm-up run")
+    b.add_argument("--energy", action="store_true",
+                   help="also measure energy (joules, watts, joules per token) with the "
+                        "machine's own meter; says why when there is none")
     b.set_defaults(func=cmd_bench)
     return b
 
@@ -384,13 +445,21 @@ def cmd_bench(args) -> int:
     from .pull import resolve_model
 
     models = [str(resolve_model(m)) for m in args.models]  # a missing file fails before output
+    energy = None
+    if args.energy:
+        from .energy import find_source
+
+        energy = find_source()
+        if energy.source is None and args.output != "md":  # the md header says it already
+            sys.stderr.write(f"edgeq bench: {energy.explanation()}\n")
     cfg = BenchConfig(models=models, prompts=args.prompts, gens=args.gens,
                       reps=args.reps, threads=args.threads, isas=args.isas,
-                      warmup=not args.no_warmup)
+                      warmup=not args.no_warmup, energy=energy)
     command = command_line(cfg, args.output)
     out = sys.stdout
     if args.output == "md":
-        out.write("\n".join(header_lines(command)) + "\n\n" + md_header() + "\n")
+        out.write("\n".join(header_lines(command, energy)) + "\n\n"
+                  + md_header(energy is not None) + "\n")
         out.flush()
 
         def show(r: dict) -> None:

@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--system", metavar="TEXT", help="system message for chat (implies --chat)")
     r.add_argument("--no-bos", action="store_true",
                    help="do not add the BOS token to a raw prompt")
+    r.add_argument("--energy", action="store_true",
+                   help="measure energy with the machine's own meter and add J per prompt / "
+                        "generated token to the stats line (with -p / -f)")
     r.set_defaults(func=cmd_run)
 
     t = sub.add_parser("tokenize", help="print the token ids of a text",
@@ -141,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                         description=f"Download a model into the cache. Known: {known}.")
     pl.add_argument("name", metavar="NAME", help=f"model name ({known})")
     pl.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    pl.add_argument("--json", action="store_true",
+                    help="for scripts: progress as JSON lines on stderr, the result as one JSON "
+                         "object on stdout")
     pl.set_defaults(func=cmd_pull)
 
     from .bench import add_bench_parser
@@ -247,10 +253,13 @@ def cmd_run(args) -> int:
     from .model import load_model
     from .sampling import Sampler
 
-    model = load_model(str(path), n_ctx=args.ctx_size, n_threads=args.threads)
+    model = load_model(str(path), n_ctx=args.ctx_size, n_threads=args.threads,
+                       progress=None)  # a bar on a terminal, for a load that takes a while
     sampler = Sampler(params, n_ctx=model.n_ctx)
     template = _chat_template(model) if chat else None
     if prompt is None:
+        if args.energy:
+            _note("note: --energy measures -p / -f runs; interactive mode prints no stats")
         return _interactive(model, sampler, template, args)
 
     tok = model.tokenizer
@@ -268,16 +277,32 @@ def cmd_run(args) -> int:
             ids = [tok.bos_id]  # an empty prompt: condition on BOS alone, as llama.cpp does
     out = _Out()
     stats = GenerationStats()
+    phases = _energy_phases() if args.energy else None
     pieces = generate(model, ids, max_tokens=args.n_predict, stop=args.stop, sampler=sampler,
-                      stats=stats)  # raises here if the prompt does not fit
+                      stats=stats, on_phase=phases)  # raises here if the prompt does not fit
     try:
         for piece in pieces:
             out.write(piece)
     finally:  # also after Ctrl-C: the stats of what was generated
         if sys.stdout.isatty():
             out.end_line()
-        sys.stderr.write(stats.summary() + "\n")
+        line = stats.summary()
+        if args.energy:
+            line += " | " + (phases.summary(stats.prompt_tokens, stats.generated_tokens)
+                             if phases is not None else "energy: n/a (no readable source)")
+        sys.stderr.write(line + "\n")
     return 0
+
+
+def _energy_phases():
+    """The per-phase energy meter for --energy, or None (after saying why) without a source."""
+    from .energy import PhaseEnergy, find_source
+
+    probe = find_source()
+    if probe.source is None:
+        _note(probe.explanation())
+        return None
+    return PhaseEnergy(probe.source)
 
 
 def _read_line(tty: bool) -> Optional[str]:
@@ -380,10 +405,17 @@ def cmd_tokenize(args) -> int:
 
 
 def cmd_pull(args) -> int:
-    from .pull import pull
+    from .pull import cached_path, get_spec, pull
 
-    path = pull(args.name, quiet=True if args.quiet else None)
-    sys.stdout.write(f"{path}\n")
+    if not args.json:
+        path = pull(args.name, quiet=True if args.quiet else None)
+        sys.stdout.write(f"{path}\n")
+        return 0
+    spec = get_spec(args.name)
+    had = cached_path(spec).is_file()
+    path = pull(args.name, progress="off" if args.quiet else "json")
+    sys.stdout.write(json.dumps({"name": spec.name, "path": str(path), "size": spec.size,
+                                 "sha256": spec.sha256, "already_cached": had}) + "\n")
     return 0
 
 

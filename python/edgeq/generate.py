@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -101,7 +101,8 @@ def _last_row(logits: np.ndarray) -> np.ndarray:
 def generate(model, prompt_ids: Sequence[int], params: Optional[SamplingParams] = None, *,
              max_tokens: int = -1, stop: Sequence[str] = (), sampler: Optional[Sampler] = None,
              stats: Optional[GenerationStats] = None,
-             generated: Optional[List[int]] = None) -> Iterator[str]:
+             generated: Optional[List[int]] = None,
+             on_phase: Optional[Callable[[str], None]] = None) -> Iterator[str]:
     """Return an iterator of the text pieces generated after `prompt_ids` (which are
     appended to the model's KV cache). Bad arguments (an empty prompt, one that does not fit
     in the context) raise here, before anything is evaluated.
@@ -110,6 +111,8 @@ def generate(model, prompt_ids: Sequence[int], params: Optional[SamplingParams] 
     sampler: pass one to keep repetition history across calls (it is fed the prompt too).
     stats: filled in as generation goes (valid after the iterator finishes or is closed).
     generated: if given, every sampled token id is appended to it (the end token too).
+    on_phase: called with "prompt" before the prompt is evaluated, "generation" after it, and
+    "done" at the end (energy metering per phase; outside the timed regions).
     """
     if max_tokens < -1:
         raise ValueError(f"max_tokens must be -1 or >= 0, got {max_tokens}")
@@ -123,19 +126,27 @@ def generate(model, prompt_ids: Sequence[int], params: Optional[SamplingParams] 
         raise PromptTooLongError(
             f"the prompt is {prompt.size} tokens but only {n_ctx - model.n_past} fit in the "
             f"context ({n_ctx} tokens, {model.n_past} in use); raise it with -c / --ctx-size")
-    return _stream(model, prompt, sampler, max_tokens, stop, stats, generated)
+    return _stream(model, prompt, sampler, max_tokens, stop, stats, generated,
+                   on_phase or (lambda phase: None))
 
 
 def _stream(model, prompt: np.ndarray, sampler: Sampler, max_tokens: int, stop: Sequence[str],
-            stats: GenerationStats, generated: Optional[List[int]]) -> Iterator[str]:
+            stats: GenerationStats, generated: Optional[List[int]],
+            on_phase: Callable[[str], None]) -> Iterator[str]:
     if max_tokens == 0:
         return
     tok = model.tokenizer
     n_ctx = model.n_ctx
+    on_phase("prompt")
     t0 = time.perf_counter()
-    logits = _last_row(model.eval(prompt))
+    try:
+        logits = _last_row(model.eval(prompt))
+    except BaseException:
+        on_phase("done")
+        raise
     stats.prompt_tokens = int(prompt.size)
     stats.prompt_seconds = time.perf_counter() - t0
+    on_phase("generation")
     for t in prompt:
         sampler.accept(int(t))
 
@@ -173,3 +184,4 @@ def _stream(model, prompt: np.ndarray, sampler: Sampler, max_tokens: int, stop: 
                 yield text
     finally:
         stats.generation_seconds = time.perf_counter() - t1
+        on_phase("done")

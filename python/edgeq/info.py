@@ -1,6 +1,7 @@
 """`edgeq info [MODEL]`: what this build and this CPU will do, and what a model file holds.
 
-    edgeq info                 # CPU, features, ISA tables, the kernel picked per weight type
+    edgeq info                 # CPU, features, ISA tables, the kernel picked per weight type,
+                               # the energy meters found (and why the others are not usable)
     edgeq info model.gguf      # ... plus architecture, size, tensor types, chat template
     edgeq info --json          # the same as one JSON object
 """
@@ -19,6 +20,7 @@ ACT_NAMES = {0: "f32", 1: "q8_0", 2: "q8_1", 3: "q8_K", 4: "i8/token"}
 
 
 def system_info() -> Dict[str, Any]:
+    from .energy import energy_sources
     from .model import physical_cores
 
     isa = _core.isa()
@@ -43,6 +45,7 @@ def system_info() -> Dict[str, Any]:
         "isa_forced_by": "EDGEQ_ISA" if os.environ.get("EDGEQ_ISA") else None,
         "kernels": kernels,
         "cuda": _core.cuda_status(),
+        "energy": energy_sources(),
     }
 
 
@@ -79,6 +82,17 @@ def model_summary(path: str) -> Dict[str, Any]:
         }
 
 
+def _energy_line(e: Dict[str, Any]) -> str:
+    """'RAPL (package-0 + dram); also usable: hwmon (...)' or 'none readable (RAPL: ...; ...)'."""
+    ok = [x["detail"] for x in e["sources"] if x["ok"]]
+    if not ok:
+        return "none readable (" + "; ".join(f"{x['name']}: {x['detail']}"
+                                              for x in e["sources"]) + ")"
+    others = [f"{x['name']}: {x['detail']}" for x in e["sources"] if not x["ok"]]
+    return (ok[0] + (f"; also usable: {', '.join(ok[1:])}" if ok[1:] else "")
+            + (f"; not usable: {'; '.join(others)}" if others else ""))
+
+
 def _gib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"
 
@@ -94,6 +108,7 @@ def text_lines(sysinfo: Dict[str, Any], model: Optional[Dict[str, Any]]) -> List
         f"threads:   {s['default_threads']} by default (-t to change)",
         f"cuda:      {s['cuda']}",
         "kernels:   " + ", ".join(f"{k['type']}={k['isa']}" for k in s["kernels"]),
+        f"energy:    {_energy_line(s['energy'])}",
     ]
     if model:
         m = model

@@ -215,11 +215,22 @@ class Model:
 
 
 def load_model(path: "str | os.PathLike[str]", n_ctx: Optional[int] = None,
-               n_threads: Optional[int] = None, isa: str = "") -> Model:
+               n_threads: Optional[int] = None, isa: str = "",
+               progress: Optional[str] = "off") -> Model:
     """Open a GGUF file and build its model. Errors name the file (GGUFError, a ValueError).
-    isa picks a kernel table other than the dispatched one ("ref", "avx2", ...): for tests."""
+    isa picks a kernel table other than the dispatched one ("ref", "avx2", ...): for tests.
+    progress: "off" (default), "bar", "json" or None (a bar when stderr is a terminal): read
+    the weights into memory first, showing progress once that takes more than half a second."""
     g = open_gguf(path)
     try:
+        if progress != "off":
+            from .progress import Progress
+
+            total = sum(t.nbytes for t in g)
+            with Progress(f"loading {os.path.basename(g.path)}", total, mode=progress,
+                          delay=0.5) as bar:
+                if bar.mode != "off":
+                    g.prefetch(bar.advance)
         return Model(g, n_ctx=n_ctx, n_threads=n_threads, isa=isa)
     except BaseException:
         g.close()

