@@ -31,6 +31,18 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def greedy(last: np.ndarray, step, steps: int):
+    """Greedy continuation from the logits `last`: step(token) feeds a token and returns the next
+    logits. Returns (tokens, top-1 margins)."""
+    cont, margins = [], []
+    for _ in range(steps):
+        top = np.argsort(last)[-2:]
+        cont.append(int(top[1]))
+        margins.append(float(last[top[1]] - last[top[0]]))
+        last = step(cont[-1])
+    return cont, margins
+
+
 def llama_cpp_logits(path: str, ids, n_ctx: int, threads: int, steps: int):
     """llama.cpp's logits (len(ids), n_vocab) and its greedy continuation of `steps` tokens."""
     try:
@@ -41,15 +53,11 @@ def llama_cpp_logits(path: str, ids, n_ctx: int, threads: int, steps: int):
     m = llama_cpp.Llama(path, n_ctx=n_ctx, n_threads=threads, logits_all=True, verbose=False)
     m.eval(list(ids))
     logits = np.array(m.scores[:len(ids)], dtype=np.float32)
-    cont, margins = [], []
-    last = logits[-1]
-    for _ in range(steps):
-        top = np.argsort(last)[-2:]
-        cont.append(int(top[1]))
-        margins.append(float(last[top[1]] - last[top[0]]))
-        m.eval([cont[-1]])
-        last = np.array(m.scores[m.n_tokens - 1], dtype=np.float32)
-    return logits, cont, margins
+
+    def step(token: int) -> np.ndarray:
+        m.eval([token])
+        return np.array(m.scores[m.n_tokens - 1], dtype=np.float32)
+    return (logits,) + greedy(logits[-1], step, steps)
 
 
 def edgeq_logits(path: str, ids, n_ctx: int, threads: int, steps: int):
@@ -57,14 +65,7 @@ def edgeq_logits(path: str, ids, n_ctx: int, threads: int, steps: int):
     from edgeq.model import load_model
     m = load_model(path, n_ctx=n_ctx, n_threads=threads)
     logits = m.eval(np.asarray(ids, dtype=np.int32), all_logits=True)
-    cont, margins = [], []
-    last = logits[-1]
-    for _ in range(steps):
-        top = np.argsort(last)[-2:]
-        cont.append(int(top[1]))
-        margins.append(float(last[top[1]] - last[top[0]]))
-        last = m.eval([cont[-1]])[0]
-    return m, logits, cont, margins
+    return (m, logits) + greedy(logits[-1], lambda token: m.eval([token])[0], steps)
 
 
 def q8_k(x: np.ndarray) -> np.ndarray:
