@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include "model/i2s.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -51,9 +53,13 @@ void check_bytes(const std::string& name, const TensorView& t) {
 
 // A matrix W (n_out, n_in): GGUF shape [n_in, n_out] (a 2-D shape with trailing 1s is accepted).
 // need_matmul = false: only rows are read (dequantized), no matmul kernel is required.
+// I2_S matrices are converted into TQ2_0 that `w` owns (i2s.h); their tensor scale, when it is not
+// an fp16 value, becomes the matrix's output scale.
 Matrix load_matrix(const TensorMap& tensors, const std::string& name, int n_in, int n_out, const KernelTable& kt,
-                   bool need_matmul = true) {
-    const TensorView& t = find(tensors, name);
+                   ModelWeights& w, bool need_matmul = true) {
+    TensorView t = find(tensors, name);
+    float output_scale = 1.0f;
+    if (t.type == GGML_I2_S) t = i2s_to_tq2_0(name, t, w, &output_scale);
     check_bytes(name, t);
     for (size_t i = 2; i < t.shape.size(); i++)
         if (t.shape[i] != 1) fail(name, "expected a matrix, got shape " + shape_str(t.shape));
@@ -68,6 +74,7 @@ Matrix load_matrix(const TensorMap& tensors, const std::string& name, int n_in, 
     m.n_out = n_out;
     m.row_bytes = (size_t)(n_in / ggml_block_size(t.type)) * ggml_type_size(t.type);
     m.data = t.data;
+    m.scale = output_scale;
     if (!need_matmul) return m;
     if (!kt.matmul[t.type].fn)
         fail(name, std::string("type ") + ggml_type_name(t.type) + " has no matmul kernel (ISA " + kt.name + ")");
@@ -101,12 +108,13 @@ std::vector<float> load_vector(const TensorMap& tensors, const std::string& name
 
 // A projection `<p><base>.weight`, with its `<p><base>.scale` when the model has per-matrix scales.
 Matrix load_projection(const ModelConfig& cfg, const TensorMap& tensors, const std::string& p, const std::string& base,
-                       int n_in, int n_out, const KernelTable& kt) {
-    Matrix m = load_matrix(tensors, p + base + ".weight", n_in, n_out, kt);
+                       int n_in, int n_out, const KernelTable& kt, ModelWeights& w) {
+    Matrix m = load_matrix(tensors, p + base + ".weight", n_in, n_out, kt, w);
     const std::string scale = p + base + ".scale";
     if (cfg.matmul_scales && tensors.count(scale)) {
-        m.scale = load_vector(tensors, scale, 1, kt)[0];
-        if (!std::isfinite(m.scale)) fail(scale, "is not a finite number");
+        const float s = load_vector(tensors, scale, 1, kt)[0];
+        if (!std::isfinite(s)) fail(scale, "is not a finite number");
+        m.scale *= s;  // times an I2_S tensor scale not folded into the blocks (else 1)
     }
     return m;
 }
@@ -127,8 +135,11 @@ ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, cons
     const bool tied = tensors.count("output.weight") == 0;
     {
         const std::string name = "token_embd.weight";
+        // The lookup dequantizes rows, which cannot apply an I2_S tensor scale (bitnet.cpp keeps the
+        // embedding in F16 anyway).
+        if (find(tensors, name).type == GGML_I2_S) fail(name, "I2_S is supported for the matmul weights only");
         // Tied: it is also the output matrix, which needs a matmul kernel.
-        w.token_embd = load_matrix(tensors, name, cfg.n_embd, cfg.n_vocab, kt, tied);
+        w.token_embd = load_matrix(tensors, name, cfg.n_embd, cfg.n_vocab, kt, w, tied);
         w.embd_row = kt.dequantize_row[w.token_embd.type];
         if (!w.embd_row) fail(name, std::string("type ") + ggml_type_name(w.token_embd.type) + " cannot be dequantized");
     }
@@ -137,14 +148,14 @@ ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, cons
         const std::string p = "blk." + std::to_string(l) + ".";
         LayerWeights& L = w.layers[l];
         L.attn_norm = load_vector(tensors, p + "attn_norm.weight", cfg.n_embd, kt);
-        L.wq = load_projection(cfg, tensors, p, "attn_q", cfg.n_embd, cfg.q_dim(), kt);
-        L.wk = load_projection(cfg, tensors, p, "attn_k", cfg.n_embd, cfg.kv_dim(), kt);
-        L.wv = load_projection(cfg, tensors, p, "attn_v", cfg.n_embd, cfg.kv_dim(), kt);
-        L.wo = load_projection(cfg, tensors, p, "attn_output", cfg.q_dim(), cfg.n_embd, kt);
+        L.wq = load_projection(cfg, tensors, p, "attn_q", cfg.n_embd, cfg.q_dim(), kt, w);
+        L.wk = load_projection(cfg, tensors, p, "attn_k", cfg.n_embd, cfg.kv_dim(), kt, w);
+        L.wv = load_projection(cfg, tensors, p, "attn_v", cfg.n_embd, cfg.kv_dim(), kt, w);
+        L.wo = load_projection(cfg, tensors, p, "attn_output", cfg.q_dim(), cfg.n_embd, kt, w);
         L.ffn_norm = load_vector(tensors, p + "ffn_norm.weight", cfg.n_embd, kt);
-        L.w_gate = load_projection(cfg, tensors, p, "ffn_gate", cfg.n_embd, cfg.n_ff, kt);
-        L.w_up = load_projection(cfg, tensors, p, "ffn_up", cfg.n_embd, cfg.n_ff, kt);
-        L.w_down = load_projection(cfg, tensors, p, "ffn_down", cfg.n_ff, cfg.n_embd, kt);
+        L.w_gate = load_projection(cfg, tensors, p, "ffn_gate", cfg.n_embd, cfg.n_ff, kt, w);
+        L.w_up = load_projection(cfg, tensors, p, "ffn_up", cfg.n_embd, cfg.n_ff, kt, w);
+        L.w_down = load_projection(cfg, tensors, p, "ffn_down", cfg.n_ff, cfg.n_embd, kt, w);
         if (cfg.sub_norms) {
             L.attn_sub_norm = load_vector(tensors, p + "attn_sub_norm.weight", cfg.q_dim(), kt);
             L.ffn_sub_norm = load_vector(tensors, p + "ffn_sub_norm.weight", cfg.n_ff, kt);
@@ -152,7 +163,7 @@ ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, cons
     }
     w.output_norm = load_vector(tensors, "output_norm.weight", cfg.n_embd, kt);
     if (!tied) {
-        w.output = load_matrix(tensors, "output.weight", cfg.n_embd, cfg.n_vocab, kt);
+        w.output = load_matrix(tensors, "output.weight", cfg.n_embd, cfg.n_vocab, kt, w);
     } else {
         w.output = w.token_embd;
         w.tied_output = true;

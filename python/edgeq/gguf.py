@@ -36,9 +36,17 @@ GGML_TYPES: Dict[int, Tuple[str, int, int]] = {
     22: ("IQ2_S", 256, 82), 23: ("IQ4_XS", 256, 136), 24: ("I8", 1, 1), 25: ("I16", 1, 2),
     26: ("I32", 1, 4), 27: ("I64", 1, 8), 28: ("F64", 1, 8), 29: ("IQ1_M", 256, 56),
     30: ("BF16", 1, 2), 34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66),
+    36: ("I2_S", 128, 32),
     39: ("MXFP4", 32, 17), 40: ("NVFP4", 64, 36), 41: ("Q1_0", 128, 18),
 }
 GGML_TYPE_IDS: Dict[str, int] = {name: tid for tid, (name, _, _) in GGML_TYPES.items()}
+
+# Bytes a tensor of the type holds after its blocks, once per tensor.
+#   I2_S (36): bitnet.cpp's ternary type (its ggml fork; upstream ggml and the `gguf` package do not
+#   know it): 2-bit codes in 128-value blocks of 32 bytes, then ONE f32 scale for the whole tensor
+#   and 28 bytes of padding: ggml_nbytes = n / 4 + 32 (ggml.c in bitnet.cpp's llama.cpp fork). Byte
+#   layout in cpp/model/i2s.h.
+TENSOR_TRAILER_BYTES: Dict[int, int] = {36: 32}
 
 # GGUF metadata value types: id -> (struct format, size) for scalars.
 _SCALARS = {
@@ -175,7 +183,9 @@ class _Cursor:
 
 class GGUFFile:
     """An open GGUF file. `metadata` maps keys to str / int / float / bool / list / numpy arrays;
-    `tensors` maps names to TensorInfo; `tensor_bytes(name)` is a zero-copy uint8 view."""
+    `metadata_types` maps keys to their GGUF value type and, for arrays, the element type (else
+    None), so a copy of a key can keep its exact type; `tensors` maps names to TensorInfo;
+    `tensor_bytes(name)` is a zero-copy uint8 view."""
 
     def __init__(self, path: "str | os.PathLike[str]"):
         self.path = os.fspath(path)
@@ -219,13 +229,19 @@ class GGUFFile:
 
         metadata: Dict[str, Any] = {}
         kv_spans: Dict[str, Tuple[int, int]] = {}
+        types: Dict[str, Tuple[int, Optional[int]]] = {}
         for i in range(n_kv):
             start = c.pos
             key = c.string(f"key of metadata entry {i}")
             vtype = c.u32(f"type of metadata '{key}'")
+            etype = None
+            if vtype == _ARRAY and c.pos + 4 <= c.size:  # peek: c.value reads and checks it
+                (etype,) = struct.unpack_from("<I", c.raw, c.pos)
             metadata[key] = c.value(vtype, f"metadata '{key}'")
             kv_spans[key] = (start, c.pos)
+            types[key] = (vtype, etype)
         self.metadata = metadata
+        self.metadata_types = types
         self._kv_spans = kv_spans
 
         alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
@@ -264,7 +280,7 @@ class GGUFFile:
             if shape[0] % block:
                 c.fail(f"tensor '{name}': row length {shape[0]} is not a multiple of the "
                        f"{tname} block size {block}")
-            nbytes = n // block * bsize
+            nbytes = n // block * bsize + TENSOR_TRAILER_BYTES.get(ttype, 0)
             if offset % alignment:
                 c.fail(f"tensor '{name}' offset {offset} is not aligned to {alignment}")
             start = data_start + offset

@@ -50,3 +50,16 @@ def smollm2() -> Path:
             pytest.skip(message)
         pytest.fail(message)  # the real-model comparisons are the point of the suite
     return path
+
+
+def dummy_bitnet():
+    """The dummy BitNet generator module, models/make_dummy_bitnet.py (a script, not a package)."""
+    import importlib.util
+    import sys
+    name = "make_dummy_bitnet"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "models" / "make_dummy_bitnet.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # its dataclasses look the module up here
+        spec.loader.exec_module(module)
+    return sys.modules[name]

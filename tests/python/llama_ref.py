@@ -20,10 +20,28 @@ from gguf import GGMLQuantizationType
 from gguf.quants import dequantize
 
 
+GGML_I2_S = 36  # bitnet.cpp's ternary type: not in the gguf package
+
+
+def decode_i2s(raw: np.ndarray, n: int) -> np.ndarray:
+    """bitnet.cpp's I2_S bytes of n values -> float32 (n), from its documented layout (quantize_i2_s
+    in microsoft/BitNet src/ggml-bitnet-mad.cpp, x86): in each 128-value block of 32 bytes, value
+    32 g + p is bits (7 - 2g)..(6 - 2g) of byte p, code c -> s * (c - 1); the f32 s follows the n / 4
+    packed bytes."""
+    raw = np.asarray(raw, dtype=np.uint8)
+    packed = raw[:n // 4].reshape(-1, 1, 32)
+    codes = (packed >> np.array([6, 4, 2, 0], dtype=np.uint8).reshape(1, 4, 1)) & 3  # (block, g, p)
+    s = raw[n // 4:n // 4 + 4].copy().view(np.float32)[0]
+    return (codes.reshape(-1).astype(np.float32) - np.float32(1.0)) * s
+
+
 def dequant(g, name: str) -> np.ndarray:
     """A GGUF tensor -> float32 numpy array in numpy order (rows = shape[-1] ... )."""
     t = g.tensors[name]
-    flat = dequantize(np.asarray(g.tensor_bytes(name)), GGMLQuantizationType(t.type))
+    if t.type == GGML_I2_S:
+        flat = decode_i2s(g.tensor_bytes(name), t.n_elements)
+    else:
+        flat = dequantize(np.asarray(g.tensor_bytes(name)), GGMLQuantizationType(t.type))
     return np.asarray(flat, dtype=np.float32).reshape(tuple(reversed(t.shape)))
 
 
@@ -68,8 +86,9 @@ def q8_block32(x: np.ndarray):
     return vals, s
 
 
-# Ternary weight types whose edgeq kernels take per-token int8 activations (ACT_I8_TOKEN).
-I8_TOKEN_WEIGHTS = {GGMLQuantizationType.TQ1_0, GGMLQuantizationType.TQ2_0}
+# Ternary weight types whose edgeq kernels take per-token int8 activations (ACT_I8_TOKEN; I2_S runs
+# as TQ2_0).
+I8_TOKEN_WEIGHTS = {GGMLQuantizationType.TQ1_0, GGMLQuantizationType.TQ2_0, GGML_I2_S}
 
 
 def i8_token(x: np.ndarray) -> np.ndarray:
@@ -97,7 +116,7 @@ class RefLlama:
 
     def __init__(self, g, cfg: dict, emulate_act_quant: bool = False):
         self.cfg = cfg
-        self.types = {t.name: GGMLQuantizationType(t.type) for t in g}
+        self.types = {t.name: t.type for t in g}  # ggml type ids (I2_S is no GGMLQuantizationType)
         self.emulate = emulate_act_quant
         # Q4_1 . Q8_1 = W . x_values + m . (s - blocksum(x_values)): the mins meet s, not x.
         self.mins = {n: q4_1_mins(g, n) for n, ty in self.types.items()

@@ -22,6 +22,7 @@ enum GgmlType : uint32_t {
     GGML_BF16 = 30,
     GGML_TQ1_0 = 34,
     GGML_TQ2_0 = 35,
+    GGML_I2_S = 36,  // bitnet.cpp's ggml fork only (layout: model/i2s.h); converted to TQ2_0 at load
     GGML_MXFP4 = 39,
     GGML_NVFP4 = 40,
     GGML_Q1_0 = 41,
@@ -38,6 +39,7 @@ constexpr int QK8_0 = 32;
 constexpr int QK8_1 = 32;
 constexpr int QK_K = 256;
 constexpr int K_SCALE_SIZE = 12;
+constexpr int QK_I2_S = 128;  // values per 32-byte block of I2_S (+ one 32-byte trailer per tensor)
 
 // Q4_0: y = d * (q - 8), q in [0, 15]; qs[j] holds element j (low nibble) and j+16 (high nibble).
 struct block_q4_0 {
