@@ -6,8 +6,8 @@ Which type each tensor gets (llama-quantize's rules without an importance matrix
   - only matrices are quantized: tensors with 2+ dimensions whose name ends in "weight", except
     norms and a few small tables llama-quantize also leaves alone; everything else (1-D norms,
     BitNet's per-matrix `.scale`, ...) is copied unchanged;
-  - output.weight (and token_embd.weight when the output is tied to it): --output-type, else
-    Q6_K for quantized types (Q8_0 for Q8_0; the --type itself for F32 / F16 / BF16);
+  - output.weight (and token_embd.weight when the output is tied to it): --output-type (for a
+    tied embedding --embd-type works too; the two may not differ), else Q6_K for quantized types (Q8_0 for Q8_0; the --type itself for F32 / F16 / BF16);
   - token_embd.weight (not tied): --embd-type, else the --type (Q4_K for ternary types, whose
     embedding table is not ternary);
   - a row length the chosen type cannot hold (not a multiple of its block) falls back to the
@@ -33,7 +33,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .gguf import GGML_TYPE_IDS, GGUFFile, TensorInfo, open_gguf
+from .gguf import GGML_TYPE_IDS, GGUFError, GGUFFile, TensorInfo, open_gguf
 from .gguf_write import GGUFStreamWriter, TensorSpec, encode_u32_entry, tensor_nbytes
 from .quant_formats import FORMATS, TERNARY, Format, lookup, to_float32
 
@@ -81,15 +81,28 @@ def is_quantizable(t: TensorInfo) -> bool:
             and not any(s in t.name for s in _KEEP_SUBSTRINGS))
 
 
+def _is_tied(path: str) -> bool:
+    """Whether the model reuses token_embd.weight as its output layer (no output.weight)."""
+    try:
+        with open_gguf(path) as g:
+            return "output.weight" not in g.tensors
+    except GGUFError:
+        return False  # quantize_file reports the bad file
+
+
 def _role(name: str, tied: bool) -> str:
-    if name == "output.weight" or (tied and name == "token_embd.weight"):
+    if name == "output.weight":
         return "output"
-    return "embd" if name == "token_embd.weight" else "weight"
+    if name == "token_embd.weight":
+        return "tied" if tied else "embd"  # tied: it is the output layer too
+    return "weight"
 
 
 def _default_type(role: str, row_length: int, opts: Options) -> Format:
     target = opts.type
-    if role == "output":
+    if role == "tied" and opts.output_type is None and opts.embd_type is not None:
+        return opts.embd_type  # either flag names the one tensor
+    if role in ("output", "tied"):
         if opts.output_type is not None:
             return opts.output_type
         if target.is_float or target.name == "Q8_0":
@@ -368,6 +381,10 @@ def cmd_quantize(args) -> int:
         from .model import physical_cores
 
         args.threads = physical_cores()
+    if (args.output_type is not None and args.embd_type is not None
+            and args.output_type is not args.embd_type and _is_tied(args.input)):
+        raise UsageError("the token embedding is the output layer of this model (tied): "
+                         "--output-type and --embd-type cannot differ")
     opts = Options(type=args.type, output_type=args.output_type, embd_type=args.embd_type,
                    fallback=not args.no_fallback, threads=args.threads)
 

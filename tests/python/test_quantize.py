@@ -468,3 +468,17 @@ def test_cli_refuses_paths(tiny, tmp_path):
     assert "not a GGUF file" in one_line_error(edgeq("quantize", bad, tmp_path / "o.gguf",
                                                      "--type", "Q8_0"), 1)
     assert "is a directory" in one_line_error(edgeq("quantize", tiny, tmp_path, "--type", "Q8_0"), 1)
+
+
+def test_tied_embedding_takes_either_flag(tmp_path):
+    """A tied token embedding is the output layer: --embd-type or --output-type sets it (BitNet's
+    output-layer choice), defaulting to Q6_K; different values for the two are a usage error."""
+    src = tmp_path / "tied.gguf"
+    write_tiny_llama(src, T.F32, tied=True, **K_SHAPE)
+    for kw, want in (({}, "Q6_K"), ({"embd_type": "Q4_K"}, "Q4_K"),
+                     ({"output_type": "Q8_0"}, "Q8_0")):
+        r = quantize(src, tmp_path / "q.gguf", "Q4_K", **kw)
+        assert {p.info.name: p.type for p in r.tensors}["token_embd.weight"] == want, kw
+    proc = edgeq("quantize", src, tmp_path / "x.gguf", "--type", "Q4_K", "--embd-type", "Q4_K",
+                 "--output-type", "Q6_K")
+    assert proc.returncode == 2 and "cannot differ" in proc.stderr
