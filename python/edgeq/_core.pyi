@@ -1,0 +1,88 @@
+"""
+edgeq C++ core: kernels and the transformer forward pass
+"""
+from __future__ import annotations
+import numpy
+import numpy.typing
+import typing
+__all__: list[str] = ['Model', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_status', 'dequantize', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'quantize_act', 'quantize_rows', 'runnable_isas', 'type_name', 'type_size']
+class Model:
+    """
+    A llama-style decoder over zero-copy GGUF tensors, with its KV cache
+    """
+    def __init__(self, config: dict, tensors: dict, n_ctx: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, isa: str = '') -> None:
+        """
+        isa: kernel table to use ('' = the dispatched one, as edgeq._core.isa())
+        """
+    def eval(self, tokens: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], all_logits: bool = False) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        Run tokens at positions n_past.. and append them to the cache; returns float32 logits (n, n_vocab) if all_logits else (1, n_vocab) for the last token
+        """
+    def reset(self) -> None:
+        """
+        Empty the cache
+        """
+    def truncate(self, n: typing.SupportsInt | typing.SupportsIndex) -> None:
+        """
+        Rewind the cache to its first n positions
+        """
+    @property
+    def isa(self) -> str:
+        ...
+    @property
+    def n_ctx(self) -> int:
+        ...
+    @property
+    def n_past(self) -> int:
+        ...
+    @property
+    def n_threads(self) -> int:
+        ...
+    @property
+    def n_vocab(self) -> int:
+        ...
+    @property
+    def tied_output(self) -> bool:
+        ...
+def block_size(arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
+    ...
+def compiled_isas() -> list[str]:
+    ...
+def cpu_features() -> list[str]:
+    ...
+def cpu_model_name() -> str:
+    ...
+def cuda_available() -> bool:
+    ...
+def cuda_status() -> str:
+    ...
+def dequantize(type: typing.SupportsInt | typing.SupportsIndex, data: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n: typing.SupportsInt | typing.SupportsIndex, isa: str = '') -> numpy.typing.NDArray[numpy.float32]:
+    ...
+def has_quantizer(type: typing.SupportsInt | typing.SupportsIndex) -> bool:
+    """
+    whether the C++ core quantizes weights of this GGUF type
+    """
+def isa() -> str:
+    """
+    ISA of the kernel table in use
+    """
+def matmul(type: typing.SupportsInt | typing.SupportsIndex, w: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n_out: typing.SupportsInt | typing.SupportsIndex, n_in: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], isa: str = '') -> numpy.typing.NDArray[numpy.float32]:
+    ...
+def matmul_act_type(type: typing.SupportsInt | typing.SupportsIndex, isa: str = '') -> int:
+    ...
+def matmul_kernel_isa(type: typing.SupportsInt | typing.SupportsIndex, isa: str = '') -> str:
+    """
+    ISA that implements the matmul kernel for a type
+    """
+def quantize_act(act: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], isa: str = '') -> numpy.typing.NDArray[numpy.uint8]:
+    ...
+def quantize_rows(type: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint8]:
+    """
+    float32 (n_rows, n_per_row) -> uint8 (n_rows, row bytes): ggml's reference quantizer bytes
+    """
+def runnable_isas() -> list[str]:
+    ...
+def type_name(arg0: typing.SupportsInt | typing.SupportsIndex) -> str:
+    ...
+def type_size(arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
+    ...
