@@ -206,18 +206,9 @@ const char* edgeq_token_bytes(const edgeq_model* m, int32_t token, size_t* len) 
 }
 
 edgeq_sampling_params edgeq_sampling_default_params(void) {
-    const edgeq::SamplingParams d;
-    edgeq_sampling_params p;
-    p.temperature = d.temp;
-    p.top_k = d.top_k;
-    p.top_p = d.top_p;
-    p.min_p = d.min_p;
-    p.repeat_penalty = d.repeat_penalty;
-    p.repeat_last_n = d.repeat_last_n;
-    p.frequency_penalty = d.frequency_penalty;
-    p.presence_penalty = d.presence_penalty;
-    p.seed = d.seed;
-    return p;
+    const edgeq::SamplingParams d;  // the defaults live in the C++ struct (same fields, same order)
+    return {d.temp, d.top_k, d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, d.frequency_penalty,
+            d.presence_penalty, d.seed};
 }
 
 edgeq_status edgeq_generate(edgeq_model* m, const int32_t* prompt, size_t n_prompt, const edgeq_sampling_params* params,
@@ -235,16 +226,9 @@ edgeq_status edgeq_generate(edgeq_model* m, const int32_t* prompt, size_t n_prom
             return fail(EDGEQ_ERR_INVALID_ARGUMENT, "edgeq_generate: prompt token " + std::to_string(prompt[i]) +
                                                         " is out of range [0, " + std::to_string(n_vocab) + ")");
     const edgeq_sampling_params sp = params ? *params : edgeq_sampling_default_params();
-    edgeq::SamplingParams p;
-    p.temp = sp.temperature;
-    p.top_k = sp.top_k;
-    p.top_p = sp.top_p;
-    p.min_p = sp.min_p;
-    p.repeat_penalty = sp.repeat_penalty;
-    p.repeat_last_n = sp.repeat_last_n;
-    p.frequency_penalty = sp.frequency_penalty;
-    p.presence_penalty = sp.presence_penalty;
-    p.seed = sp.seed;
+    const edgeq::SamplingParams p{sp.temperature,    sp.top_k,         sp.top_p,
+                                  sp.min_p,          sp.repeat_penalty, sp.repeat_last_n,
+                                  sp.frequency_penalty, sp.presence_penalty, sp.seed};
     const std::string bad = p.check();
     if (!bad.empty()) return fail(EDGEQ_ERR_INVALID_ARGUMENT, "edgeq_generate: " + bad);
     const int n_ctx = m->model->n_ctx();

@@ -110,20 +110,16 @@ public:
                     std::to_string(elem_size) + " bytes at offset " + std::to_string(pos) +
                     ", but the file has " + std::to_string(size_) + " bytes");
     }
-    uint32_t u32(const std::string& what) {
-        need(4, what);
-        uint32_t v;
-        std::memcpy(&v, base_ + pos, 4);
-        pos += 4;
+    template <class T>
+    T read(const std::string& what) {
+        need(sizeof(T), what);
+        T v;
+        std::memcpy(&v, base_ + pos, sizeof(T));
+        pos += sizeof(T);
         return v;
     }
-    uint64_t u64(const std::string& what) {
-        need(8, what);
-        uint64_t v;
-        std::memcpy(&v, base_ + pos, 8);
-        pos += 8;
-        return v;
-    }
+    uint32_t u32(const std::string& what) { return read<uint32_t>(what); }
+    uint64_t u64(const std::string& what) { return read<uint64_t>(what); }
     std::string_view string(const std::string& what) {
         const uint64_t n = u64("length of " + what);
         need(n, what);

@@ -5,16 +5,12 @@
 // becomes the tokens of its single bytes.
 #include <queue>
 
+#include "tokenizer/symbols.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/unicode.h"
 
 namespace edgeq {
 
 namespace {
-struct Symbol {
-    int prev, next;
-    size_t begin, n;  // bytes of the word; n = 0 once merged away
-};
 struct Bigram {
     int left, right;
     int rank;
@@ -41,13 +37,7 @@ void Tokenizer::encode_bpe(const std::string& text, std::vector<int32_t>& out) c
                 continue;
             }
         }
-        std::vector<Symbol> sym;
-        for (size_t off = 0; off < word.size();) {
-            const size_t n = std::min(utf8_len((uint8_t)word[off]), word.size() - off);
-            const int idx = (int)sym.size();
-            sym.push_back({idx - 1, off + n == word.size() ? -1 : idx + 1, off, n});
-            off += n;
-        }
+        std::vector<Symbol> sym = utf8_symbols(word);
         std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
         auto try_add = [&](int left, int right) {
             if (left < 0 || right < 0) return;
@@ -60,17 +50,14 @@ void Tokenizer::encode_bpe(const std::string& text, std::vector<int32_t>& out) c
         while (!queue.empty()) {
             const Bigram b = queue.top();
             queue.pop();
-            Symbol& l = sym[b.left];
-            Symbol& r = sym[b.right];
+            const Symbol& l = sym[b.left];
+            const Symbol& r = sym[b.right];
             if (l.n == 0 || r.n == 0 || l.n + r.n != b.text.size() ||
                 word.compare(l.begin, l.n + r.n, b.text) != 0)
                 continue;  // stale
-            l.n += r.n;
-            r.n = 0;
-            l.next = r.next;
-            if (r.next >= 0) sym[r.next].prev = b.left;
-            try_add(l.prev, b.left);
-            try_add(b.left, l.next);
+            merge_right(sym, b.left);
+            try_add(sym[b.left].prev, b.left);
+            try_add(b.left, sym[b.left].next);
         }
         for (const Symbol& s : sym) {
             if (s.n == 0) continue;

@@ -6,16 +6,12 @@
 // via rev_merge never fires for the same reason: every merged text is a token.)
 #include <queue>
 
+#include "tokenizer/symbols.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/unicode.h"
 
 namespace edgeq {
 
 namespace {
-struct Symbol {
-    int prev, next;  // neighbours in the chain, -1 at the ends
-    size_t begin, n; // bytes [begin, begin + n) of the text; n = 0 once merged away
-};
 struct Bigram {
     int left, right;
     float score;
@@ -35,13 +31,7 @@ void Tokenizer::encode_spm(const std::string& raw, std::vector<int32_t>& out) co
         if (c == ' ') text += "\xE2\x96\x81";
         else text += c;
     }
-    std::vector<Symbol> sym;
-    for (size_t off = 0; off < text.size();) {
-        const size_t n = std::min(utf8_len((uint8_t)text[off]), text.size() - off);
-        const int idx = (int)sym.size();
-        sym.push_back({idx - 1, off + n == text.size() ? -1 : idx + 1, off, n});
-        off += n;
-    }
+    std::vector<Symbol> sym = utf8_symbols(text);
     std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
     auto try_add = [&](int left, int right) {
         if (left < 0 || right < 0) return;
@@ -53,15 +43,12 @@ void Tokenizer::encode_spm(const std::string& raw, std::vector<int32_t>& out) co
     while (!queue.empty()) {
         const Bigram b = queue.top();
         queue.pop();
-        Symbol& l = sym[b.left];
-        Symbol& r = sym[b.right];
+        const Symbol& l = sym[b.left];
+        const Symbol& r = sym[b.right];
         if (l.n == 0 || r.n == 0 || l.n + r.n != b.size) continue;  // stale
-        l.n += r.n;
-        r.n = 0;
-        l.next = r.next;
-        if (r.next >= 0) sym[r.next].prev = b.left;
-        try_add(l.prev, b.left);
-        try_add(b.left, l.next);
+        merge_right(sym, b.left);
+        try_add(sym[b.left].prev, b.left);
+        try_add(b.left, sym[b.left].next);
     }
     if (sym.empty()) return;
     for (int i = 0; i != -1; i = sym[i].next) {

@@ -88,13 +88,7 @@ bool expect_error(const std::string& bytes, const std::vector<std::string>& any_
     return false;
 }
 
-void check(bool ok, const std::string& what) {
-    edgeq::test::counters().comparisons++;
-    if (!ok) {
-        std::fprintf(stderr, "FAIL %s\n", what.c_str());
-        edgeq::test::counters().failures++;
-    }
-}
+using edgeq::test::expect_true;
 
 void test_valid_file() {
     for (uint32_t version : {2u, 3u}) {
@@ -102,19 +96,19 @@ void test_valid_file() {
         c.version = version;
         edgeq::test::write_file(kPath, build(c));
         GgufFile f(kPath);
-        check(f.version() == version && f.architecture() == "llama", "valid: version and architecture");
+        expect_true(f.version() == version && f.architecture() == "llama", "valid: version and architecture");
         const edgeq::GgufValue* tok = f.find("tokenizer.ggml.tokens");
-        check(tok && tok->strings.size() == 3 && tok->strings[1] == "b", "valid: string array");
+        expect_true(tok && tok->strings.size() == 3 && tok->strings[1] == "b", "valid: string array");
         const edgeq::GgufValue* al = f.find("general.alignment");
-        check(al && al->type == edgeq::GgufType::U32 && al->u == 32, "valid: u32 value");
+        expect_true(al && al->type == edgeq::GgufType::U32 && al->u == 32, "valid: u32 value");
         const edgeq::GgufTensorInfo* t = f.find_tensor("t0");
-        check(t && t->shape == std::vector<int64_t>{64, 3} && t->nbytes == 768 && t->offset % 32 == 0, "valid: tensor");
+        expect_true(t && t->shape == std::vector<int64_t>{64, 3} && t->nbytes == 768 && t->offset % 32 == 0, "valid: tensor");
         const float* data = reinterpret_cast<const float*>(f.tensor_data(*t));
         bool same = true;
         for (int i = 0; i < 192; i++) same &= data[i] == (float)i;
-        check(same, "valid: tensor bytes");
+        expect_true(same, "valid: tensor bytes");
         const edgeq::TensorMap map = f.tensor_map();
-        check(map.size() == 1 && map.at("t0").nbytes == 768 && map.at("t0").data == f.tensor_data(*t), "valid: tensor map");
+        expect_true(map.size() == 1 && map.at("t0").nbytes == 768 && map.at("t0").data == f.tensor_data(*t), "valid: tensor map");
     }
 }
 
@@ -127,7 +121,7 @@ void test_truncation() {
                      "truncated at " + std::to_string(cut));
         n++;
     }
-    check(n > 200, "truncation: enough cuts");
+    expect_true(n > 200, "truncation: enough cuts");
 }
 
 void test_corrupted_fields() {
@@ -196,10 +190,10 @@ void test_random_corruption() {
             ok++;
         } catch (const GgufError& e) {
             errors++;
-            check(std::string(e.what()).find('\n') == std::string::npos, "random corruption: one-line message");
+            expect_true(std::string(e.what()).find('\n') == std::string::npos, "random corruption: one-line message");
         }
     }
-    check(errors > 50, "random corruption: errors " + std::to_string(errors) + ", accepted " + std::to_string(ok));
+    expect_true(errors > 50, "random corruption: errors " + std::to_string(errors) + ", accepted " + std::to_string(ok));
 }
 
 void test_missing_and_empty() {
@@ -209,7 +203,7 @@ void test_missing_and_empty() {
         GgufFile f(missing);
         edgeq::test::counters().failures++;
     } catch (const GgufError& e) {
-        check(e.kind == GgufError::Io && std::string(e.what()).find("cannot open") != std::string::npos, "missing file");
+        expect_true(e.kind == GgufError::Io && std::string(e.what()).find("cannot open") != std::string::npos, "missing file");
     }
     expect_error("", {"empty file"}, "empty file");
 }
@@ -223,7 +217,7 @@ void test_truncated_vocab() {
         return;
     }
     edgeq::test::write_file(kPath, blob);
-    { GgufFile whole(kPath); check(whole.find("tokenizer.ggml.tokens") != nullptr, "vocab: reads whole"); }
+    { GgufFile whole(kPath); expect_true(whole.find("tokenizer.ggml.tokens") != nullptr, "vocab: reads whole"); }
     for (size_t cut = 0; cut < blob.size(); cut += (cut < 4096 ? 7 : 997))
         expect_error(blob.substr(0, cut), {"truncated", "empty file", "bad magic", "past the end", "larger than the file"},
                      "vocab truncated at " + std::to_string(cut));
@@ -265,11 +259,11 @@ void test_model_config_errors() {
     edgeq::test::write_file(kPath, ok.build(std::string(128, '\0')));
     GgufFile f(kPath);
     const edgeq::ModelConfig c = edgeq::read_model_config(f);
-    check(c.n_vocab == 4 && c.n_embd == 8 && c.head_dim == 4 && c.n_head_kv == 1 &&
+    expect_true(c.n_vocab == 4 && c.n_embd == 8 && c.head_dim == 4 && c.n_head_kv == 1 &&
               c.ffn_act == edgeq::FfnAct::ReluSqr && c.rope_style == edgeq::RopeStyle::NeoX && c.sub_norms &&
               c.matmul_scales,
           "bitnet-b1.58 config flags");
-    check(edgeq::read_context_length(f) == edgeq::kDefaultMaxCtx, "default context length");
+    expect_true(edgeq::read_context_length(f) == edgeq::kDefaultMaxCtx, "default context length");
 }
 
 }  // namespace

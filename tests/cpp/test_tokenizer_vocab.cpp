@@ -18,13 +18,7 @@ using edgeq::Tokenizer;
 
 namespace {
 
-void check(bool ok, const std::string& what) {
-    edgeq::test::counters().comparisons++;
-    if (!ok) {
-        std::fprintf(stderr, "FAIL %s\n", what.c_str());
-        edgeq::test::counters().failures++;
-    }
-}
+using edgeq::test::expect_true;
 
 std::string ids_str(const std::vector<int32_t>& ids) {
     std::string s;
@@ -82,10 +76,10 @@ void test_llama_cpp_cases(const std::string& dir, const char* name) {
             failures++;
         }
         const std::string back = tok.decode(expected.data(), expected.size(), false);
-        check(back == text, std::string(name) + ": decode [" + ids_str(expected) + "] -> '" + back + "', not '" + text + "'");
+        expect_true(back == text, std::string(name) + ": decode [" + ids_str(expected) + "] -> '" + back + "', not '" + text + "'");
     }
     std::printf("%s: %zu cases compared, %d encode failures\n", name, cases.size(), failures);
-    check(cases.size() > 30, std::string(name) + ": enough cases");
+    expect_true(cases.size() > 30, std::string(name) + ": enough cases");
 }
 
 void test_specials(const std::string& dir) {
@@ -95,53 +89,53 @@ void test_specials(const std::string& dir) {
         const std::vector<int32_t> plain = spm.encode("Hello", false, false);
         std::vector<int32_t> with_bos = {1};
         with_bos.insert(with_bos.end(), plain.begin(), plain.end());
-        check(spm.add_bos() && !spm.add_eos() && spm.bos_id() == 1 && spm.eos_id() == 2, "spm: BOS / EOS defaults");
-        check(spm.encode("Hello", true, false) == with_bos, "spm: add_special puts BOS first");
-        check(spm.encode("", true, false) == std::vector<int32_t>{1} && spm.encode("", false, false).empty(), "spm: empty");
-        check(spm.is_stop(2), "spm: EOS stops");
+        expect_true(spm.add_bos() && !spm.add_eos() && spm.bos_id() == 1 && spm.eos_id() == 2, "spm: BOS / EOS defaults");
+        expect_true(spm.encode("Hello", true, false) == with_bos, "spm: add_special puts BOS first");
+        expect_true(spm.encode("", true, false) == std::vector<int32_t>{1} && spm.encode("", false, false).empty(), "spm: empty");
+        expect_true(spm.is_stop(2), "spm: EOS stops");
         // parse_special: "<s>Hello</s>world" -> BOS, "▁Hello"..., EOS, "▁world"...
         const std::vector<int32_t> ids = spm.encode("<s>Hello</s>world", false, true);
         std::vector<int32_t> want = {1};
         for (int32_t id : spm.encode("Hello", false, false)) want.push_back(id);
         want.push_back(2);
         for (int32_t id : spm.encode("world", false, false)) want.push_back(id);
-        check(ids == want, "spm: parse_special splits at control tokens, prefix space after each");
+        expect_true(ids == want, "spm: parse_special splits at control tokens, prefix space after each");
         const std::vector<int32_t> as_text = spm.encode("<s>Hello</s>world", false, false);
-        check(std::find(as_text.begin(), as_text.end(), 1) == as_text.end(), "spm: control text stays text");
-        check(spm.decode(ids.data(), ids.size(), false) == "<s>Hello</s>world", "spm: decode with specials");
-        check(spm.decode(ids.data(), ids.size(), true) == "Helloworld", "spm: decode skip_special");
+        expect_true(std::find(as_text.begin(), as_text.end(), 1) == as_text.end(), "spm: control text stays text");
+        expect_true(spm.decode(ids.data(), ids.size(), false) == "<s>Hello</s>world", "spm: decode with specials");
+        expect_true(spm.decode(ids.data(), ids.size(), true) == "Helloworld", "spm: decode skip_special");
         // Byte fallback: a character outside the vocabulary becomes <0xXX> tokens and decodes back.
         const std::string rare = "\xF0\x9F\xA6\x99";  // U+1F999
         const std::vector<int32_t> rb = spm.encode(rare, false, false);
-        check(spm.decode(rb.data(), rb.size(), false) == rare, "spm: byte fallback round trip");
+        expect_true(spm.decode(rb.data(), rb.size(), false) == rare, "spm: byte fallback round trip");
     }
     {
         GgufFile g(dir + "/vocab/ggml-vocab-llama-bpe.gguf");
         const Tokenizer llama3(g);
-        check(llama3.add_bos() && llama3.bos_id() == 128000, "llama-bpe: add_bos, BOS 128000");
-        check(llama3.encode("Hi", true, false)[0] == 128000 && llama3.encode("Hi", false, false)[0] != 128000,
+        expect_true(llama3.add_bos() && llama3.bos_id() == 128000, "llama-bpe: add_bos, BOS 128000");
+        expect_true(llama3.encode("Hi", true, false)[0] == 128000 && llama3.encode("Hi", false, false)[0] != 128000,
               "llama-bpe: BOS only with add_special");
-        check(llama3.eot_id() >= 0 && llama3.piece(llama3.eot_id()) == "<|eot_id|>", "llama-bpe: EOT is <|eot_id|>");
-        check(llama3.is_stop(llama3.eot_id()) && llama3.is_stop(llama3.eos_id()), "llama-bpe: EOS and EOT stop");
+        expect_true(llama3.eot_id() >= 0 && llama3.piece(llama3.eot_id()) == "<|eot_id|>", "llama-bpe: EOT is <|eot_id|>");
+        expect_true(llama3.is_stop(llama3.eot_id()) && llama3.is_stop(llama3.eos_id()), "llama-bpe: EOS and EOT stop");
         const std::vector<int32_t> ids =
             llama3.encode("<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>", false, true);
-        check(ids.size() >= 4 && ids.front() == llama3.token_id("<|start_header_id|>") && ids.back() == llama3.eot_id(),
+        expect_true(ids.size() >= 4 && ids.front() == llama3.token_id("<|start_header_id|>") && ids.back() == llama3.eot_id(),
               "llama-bpe: parse_special");
         // Every byte value survives a round trip through the byte-level alphabet.
         std::string all;
         for (int b = 1; b < 256; b++) all += (char)b;
         const std::string valid = "caf\xC3\xA9 \xE4\xB8\xAD\xE6\x96\x87 \xF0\x9F\x98\x80 \t\n  x";
         const std::vector<int32_t> vi = llama3.encode(valid, false, false);
-        check(llama3.decode(vi.data(), vi.size(), false) == valid, "llama-bpe: round trip of mixed text");
+        expect_true(llama3.decode(vi.data(), vi.size(), false) == valid, "llama-bpe: round trip of mixed text");
     }
     {
         GgufFile g(dir + "/vocab/ggml-vocab-gpt-2.gguf");
         const Tokenizer gpt2(g);
-        check(!gpt2.add_bos() && gpt2.encode("Hi", true, false) == gpt2.encode("Hi", false, false),
+        expect_true(!gpt2.add_bos() && gpt2.encode("Hi", true, false) == gpt2.encode("Hi", false, false),
               "gpt-2: no BOS by default");
-        check(gpt2.piece(gpt2.eos_id()) == "<|endoftext|>" && gpt2.is_stop(gpt2.eos_id()), "gpt-2: EOS");
+        expect_true(gpt2.piece(gpt2.eos_id()) == "<|endoftext|>" && gpt2.is_stop(gpt2.eos_id()), "gpt-2: EOS");
         const std::string& space = gpt2.token_to_bytes(gpt2.token_id("\xC4\xA0"));  // "Ġ" is the byte 0x20
-        check(space == " ", "gpt-2: byte-level decoding of 'G-dot'");
+        expect_true(space == " ", "gpt-2: byte-level decoding of 'G-dot'");
     }
 }
 

@@ -69,6 +69,16 @@ inline bool expect_close(const float* got, const float* want, size_t n, double a
     return true;
 }
 
+// A condition that must hold (for tests that compare structures rather than float arrays).
+inline bool expect_true(bool ok, const std::string& what) {
+    counters().comparisons++;
+    if (!ok) {
+        std::fprintf(stderr, "FAIL %s\n", what.c_str());
+        counters().failures++;
+    }
+    return ok;
+}
+
 // Every compiled ISA except "ref" that this CPU runs; compiled ones it cannot run are printed
 // as skipped, by name.
 inline std::vector<std::string> isas_under_test() {
