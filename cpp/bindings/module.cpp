@@ -5,4 +5,5 @@ PYBIND11_MODULE(_core, m) {
     edgeq::bind_kernels(m);
     edgeq::bind_model(m);
     edgeq::bind_quant(m);
+    edgeq::bind_gguf(m);
 }

@@ -18,19 +18,10 @@ import numpy as np
 from . import _core
 from .gguf import GGUFError, GGUFFile, open_gguf
 
-# Architectures this forward pass runs: how each differs from llama, as _core.Model config flags.
-# rope_style: RoPE pairing; ffn_act: gate activation (silu: SwiGLU, relu2: relu(g)^2 * u);
-# sub_norms: BitNet's attn_sub_norm / ffn_sub_norm; matmul_scales: optional `<matrix>.scale`.
-#   bitnet        llama.cpp's LLM_ARCH_BITNET (1bitLLM bitnet_b1_58 models), NeoX RoPE, SiLU
-#   bitnet-b1.58  bitnet.cpp's name for BitNet-b1.58-2B-4T (relu^2 FFN); bitnet-25 its older name
-_LLAMA = {"rope_style": "normal", "ffn_act": "silu", "sub_norms": False, "matmul_scales": False}
-_BITNET = {"rope_style": "neox", "ffn_act": "silu", "sub_norms": True, "matmul_scales": True}
-ARCH_FLAGS: Dict[str, Dict[str, Any]] = {
-    "llama": _LLAMA,
-    "bitnet": _BITNET,
-    "bitnet-b1.58": dict(_BITNET, ffn_act="relu2"),
-    "bitnet-25": dict(_BITNET, ffn_act="relu2"),
-}
+# Architectures this forward pass runs: how each differs from llama, as _core.Model config flags
+# (rope_style, ffn_act, sub_norms, matmul_scales). The table lives in C++ (cpp/gguf/model_config.cpp,
+# shared with the C API), e.g. {"bitnet-b1.58": {"rope_style": "neox", "ffn_act": "relu2", ...}}.
+ARCH_FLAGS: Dict[str, Dict[str, Any]] = _core.arch_flags()
 
 DEFAULT_MAX_CTX = 4096
 

@@ -88,6 +88,16 @@ inline std::string own_kernels(const KernelTable& isa, const KernelTable& ref) {
     return out;
 }
 
+// A condition that must hold (for tests that compare structures rather than float arrays).
+inline bool expect_true(bool ok, const std::string& what) {
+    counters().comparisons++;
+    if (!ok) {
+        std::fprintf(stderr, "FAIL %s\n", what.c_str());
+        counters().failures++;
+    }
+    return ok;
+}
+
 // Every compiled ISA except "ref" that this CPU runs; compiled ones it cannot run are printed
 // as skipped, by name. Prints, per ISA under test, the table and which of its kernels are not
 // the reference's, so that a log shows what a run exercised (on a CPU model without an ISA's

@@ -1,0 +1,55 @@
+# ctest: `cmake --install` puts libedgeq and include/edgeq/edgeq.h under a prefix; a C program
+# (the example) compiles and links against only what was installed and runs; the library exports
+# nothing but edgeq_* functions (the C++ core stays private).
+#   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DC_COMPILER=... -DNM=... -P install_check.cmake
+set(prefix "${BUILD_DIR}/install_check")
+file(REMOVE_RECURSE "${prefix}")
+execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}"
+                RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cmake --install failed (${rc})")
+endif()
+foreach(f include/edgeq/edgeq.h)
+  if(NOT EXISTS "${prefix}/${f}")
+    message(FATAL_ERROR "not installed: ${f}")
+  endif()
+endforeach()
+file(GLOB_RECURSE libs "${prefix}/lib*/libedgeq.so")
+list(LENGTH libs n_libs)
+if(NOT n_libs EQUAL 1)
+  message(FATAL_ERROR "libedgeq.so not installed under ${prefix}")
+endif()
+get_filename_component(libdir "${libs}" DIRECTORY)
+
+execute_process(COMMAND "${C_COMPILER}" -std=c99 -Wall -Werror -I "${prefix}/include"
+                        "${SOURCE_DIR}/cpp/examples/generate.c" -L "${libdir}" -ledgeq -o "${prefix}/generate"
+                RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "compiling against the installed header failed: ${err}")
+endif()
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${libdir}" "${prefix}/generate"
+                RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 1 OR NOT err MATCHES "usage:")
+  message(FATAL_ERROR "the installed example did not run (${rc}): ${err}")
+endif()
+
+execute_process(COMMAND "${NM}" -D --defined-only "${libs}" OUTPUT_VARIABLE syms RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nm failed on ${libs}")
+endif()
+string(REGEX MATCHALL "[^\n]+" lines "${syms}")
+set(n_api 0)
+foreach(line ${lines})
+  if(line MATCHES " [TtDdBbRrVvWw] ([^ ]+)$")
+    set(sym "${CMAKE_MATCH_1}")
+    if(sym MATCHES "^edgeq_")
+      math(EXPR n_api "${n_api} + 1")
+    elseif(NOT sym MATCHES "^(_init|_fini|_edata|_end|__bss_start)$" AND line MATCHES " [TDBR] ")
+      message(FATAL_ERROR "libedgeq exports a non-API symbol: ${sym}")
+    endif()
+  endif()
+endforeach()
+if(n_api LESS 20)
+  message(FATAL_ERROR "libedgeq exports only ${n_api} edgeq_* functions")
+endif()
+message(STATUS "install check: header + library installed, example built against them, ${n_api} edgeq_* exports")
