@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Model', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_status', 'dequantize', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'quantize_act', 'quantize_rows', 'runnable_isas', 'type_name', 'type_size']
+__all__: list[str] = ['Model', 'arch_flags', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_status', 'dequantize', 'ggml_types', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'quantize_act', 'quantize_rows', 'runnable_isas', 'type_name', 'type_size']
 class Model:
     """
     A llama-style decoder over zero-copy GGUF tensors, with its KV cache
@@ -44,6 +44,10 @@ class Model:
     @property
     def tied_output(self) -> bool:
         ...
+def arch_flags() -> dict:
+    """
+    The architectures the forward pass runs: {arch: {rope_style, ffn_act, sub_norms, matmul_scales}}
+    """
 def block_size(arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
     ...
 def compiled_isas() -> list[str]:
@@ -58,6 +62,10 @@ def cuda_status() -> str:
     ...
 def dequantize(type: typing.SupportsInt | typing.SupportsIndex, data: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n: typing.SupportsInt | typing.SupportsIndex, isa: str = '') -> numpy.typing.NDArray[numpy.float32]:
     ...
+def ggml_types() -> dict:
+    """
+    The GGML tensor types the C++ GGUF reader knows: {id: (name, values per block, bytes per block)}
+    """
 def has_quantizer(type: typing.SupportsInt | typing.SupportsIndex) -> bool:
     """
     whether the C++ core quantizes weights of this GGUF type
