@@ -1,0 +1,156 @@
+// AVX2 EDGEQ_TL2 kernels (layout and math: kernels/ternary_lut.h; loop nest:
+// kernels/ternary_lut_driver.h) and the ACT_I8_LUT3 quantizer. Bit-exact with
+// cpp/kernels/ref/ternary_lut.cpp.
+//
+// One 32-row half of a tile per pass. Per triple j: the 32 rows' 4-bit indices (one nibble of a
+// 32-byte pair load) select bytes of the triple's lo and hi tables (pshufb), the sign mask m
+// (0xff where the row's triple is negated, from one bit of the 32-byte sign group) turns both
+// bytes into those of ~v = -v - 1 (xor), and unpacking lo with hi gives each row's int16 in
+// lanes [0-7, 16-23] (unpacklo) and [8-15, 24-31] (unpackhi). A block's 86 int16 sums wrap
+// harmlessly: the true block sum isum_b fits int16 (|isum_b| <= 256 * 127), and adding back the
+// count of negated triples (counted in int8: <= 86) modulo 2^16 restores it exactly.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/ternary_lut_driver.h"
+#include "kernels/x86/avx2/avx2.h"
+
+namespace edgeq::avx2 {
+namespace {
+
+using namespace tl;
+
+inline __m256i bcast_table(const uint8_t* p) { return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)p)); }
+
+struct Kernel {
+    static constexpr int kGroup = 4;
+
+    // Triples 8g + e, e in [e0, e1), of the half-tile (32 rows) starting at byte h of each row
+    // group, for G tokens: acc[t][0 / 1] += their int16 values, cnt += 1 per negated triple.
+    template <int G, int g, int e0, int e1>
+    static inline void triples(const uint8_t* blk, int h, const uint8_t* const tab[G], __m256i acc[][2], __m256i& cnt) {
+        const __m256i m0f = _mm256_set1_epi8(0x0f);
+        const __m256i S = _mm256_loadu_si256((const __m256i*)(blk + kIdxBytes + g * kTileRows + h));
+#pragma GCC unroll 8
+        for (int e = e0; e < e1; e++) {
+            const int j = 8 * g + e;
+            const __m256i I = _mm256_loadu_si256((const __m256i*)(blk + (j / 2) * kTileRows + h));
+            const __m256i x = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(I, 4) : I, m0f);
+            const __m256i bit = _mm256_set1_epi8((char)(1 << e));
+            const __m256i m = _mm256_cmpeq_epi8(_mm256_and_si256(S, bit), bit);
+            cnt = _mm256_sub_epi8(cnt, m);
+#pragma GCC unroll 4
+            for (int t = 0; t < G; t++) {
+                const uint8_t* tj = tab[t] + j * kTableBytes;
+                const __m256i lo = _mm256_xor_si256(_mm256_shuffle_epi8(bcast_table(tj), x), m);
+                const __m256i hi = _mm256_xor_si256(_mm256_shuffle_epi8(bcast_table(tj + 16), x), m);
+                acc[t][0] = _mm256_add_epi16(acc[t][0], _mm256_unpacklo_epi8(lo, hi));
+                acc[t][1] = _mm256_add_epi16(acc[t][1], _mm256_unpackhi_epi8(lo, hi));
+            }
+        }
+    }
+
+    template <int G, int g>
+    static inline void groups(const uint8_t* blk, int h, const uint8_t* const tab[G], __m256i acc[][2], __m256i& cnt) {
+        if constexpr (g < kSignGroups) {
+            triples<G, g, 0, (g == kSignGroups - 1 ? kTriples - 8 * g : 8)>(blk, h, tab, acc, cnt);
+            groups<G, g + 1>(blk, h, tab, acc, cnt);
+        }
+    }
+
+    // facc[8 q ..] = fma(d, (float)isum, facc) for the 8-row group q (of the tile) of an int16 x8.
+    static inline void fma8(__m128i isum16, const float* d, float* facc) {
+        const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(isum16));
+        _mm256_store_ps(facc, _mm256_fmadd_ps(_mm256_load_ps(d), f, _mm256_load_ps(facc)));
+    }
+
+    template <int G>
+    static void block(const uint8_t* blk, const uint8_t* const tab[G], const float* d, float* facc) {
+        for (int h = 0; h < kTileRows; h += 32) {
+            __m256i acc[G][2], cnt = _mm256_setzero_si256();
+            for (int t = 0; t < G; t++) acc[t][0] = acc[t][1] = _mm256_setzero_si256();
+            groups<G, 0>(blk, h, tab, acc, cnt);
+            const __m256i zero = _mm256_setzero_si256();
+            const __m256i c0 = _mm256_unpacklo_epi8(cnt, zero), c1 = _mm256_unpackhi_epi8(cnt, zero);
+            for (int t = 0; t < G; t++) {
+                const __m256i s0 = _mm256_add_epi16(acc[t][0], c0);  // rows h + [0-7, 16-23]
+                const __m256i s1 = _mm256_add_epi16(acc[t][1], c1);  // rows h + [8-15, 24-31]
+                float* f = facc + t * kTileRows + h;
+                fma8(_mm256_castsi256_si128(s0), d + h, f);
+                fma8(_mm256_castsi256_si128(s1), d + h + 8, f + 8);
+                fma8(_mm256_extracti128_si256(s0, 1), d + h + 16, f + 16);
+                fma8(_mm256_extracti128_si256(s1, 1), d + h + 24, f + 24);
+            }
+        }
+    }
+
+    static void finish(const float* facc, float s, float* y, int lo, int hi) {
+        const __m256 vs = _mm256_set1_ps(s);
+        int r = lo;
+        for (; r + 8 <= hi; r += 8) _mm256_storeu_ps(y + r, _mm256_div_ps(_mm256_loadu_ps(facc + r), vs));
+        for (; r < hi; r++) y[r] = facc[r] / s;
+    }
+};
+
+// ---- ACT_I8_LUT3 ------------------------------------------------------------------------------
+constexpr int16_t c16(int i, int k) { return (int16_t)(i < kPatterns ? pattern_coef(i, k) : 0); }
+// Coefficient k of the 16 patterns (0 for the two unused entries).
+template <int k>
+inline __m256i coef() {
+    return _mm256_setr_epi16(c16(0, k), c16(1, k), c16(2, k), c16(3, k), c16(4, k), c16(5, k), c16(6, k), c16(7, k),
+                             c16(8, k), c16(9, k), c16(10, k), c16(11, k), c16(12, k), c16(13, k), c16(14, k),
+                             c16(15, k));
+}
+
+// The 16 int16 pattern sums of a triple from its int16 values (words wa, wb, wc of q16; a word
+// index 8 reads zero) -> lo[16] | hi[16] at out.
+template <int wa, int wb, int wc>
+inline void table(__m256i q16, uint8_t* out) {
+    auto word = [](int w) {
+        const char lo = w < 8 ? (char)(2 * w) : (char)0x80, hi = w < 8 ? (char)(2 * w + 1) : (char)0x80;
+        return _mm256_setr_epi8(lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi,
+                                lo, hi, lo, hi, lo, hi, lo, hi, lo, hi);
+    };
+    const __m256i ca = coef<0>(), cb = coef<1>(), cc = coef<2>();
+    const __m256i v = _mm256_add_epi16(
+        _mm256_add_epi16(_mm256_sign_epi16(_mm256_shuffle_epi8(q16, word(wa)), ca),
+                         _mm256_sign_epi16(_mm256_shuffle_epi8(q16, word(wb)), cb)),
+        _mm256_sign_epi16(_mm256_shuffle_epi8(q16, word(wc)), cc));
+    // Per 128-bit half: the 8 low bytes, then the 8 high bytes; then halves' quarters in order 0 2 1 3.
+    const __m256i split = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12,
+                                           14, 1, 3, 5, 7, 9, 11, 13, 15);
+    _mm256_storeu_si256((__m256i*)out, _mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, split), 0xd8));
+}
+
+// Four int8 activations at p -> int16 words 0..3 of both 128-bit halves.
+inline __m256i load4_i16(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm256_broadcastq_epi64(_mm_cvtepi8_epi16(_mm_cvtsi32_si128(v)));
+}
+
+}  // namespace
+
+void quantize_row_i8_token(const float* x, void* xq, int n);  // ternary_act.cpp
+
+static void quantize_row_lut3(const float* x, void* xq, int n) {
+    quantize_row_i8_token(x, xq, n);
+    const int8_t* q = (const int8_t*)xq;
+    uint8_t* tab = (uint8_t*)xq + lut3_tables_offset(n);
+    for (int b = 0; b < n / QK_K; b++) {
+        const int8_t* qb = q + (size_t)b * QK_K;
+        uint8_t* tb = tab + (size_t)b * kBlockTableBytes;
+        for (int j = 0; j < kTriples - 2; j++) table<0, 1, 2>(load4_i16(qb + 3 * j), tb + j * kTableBytes);
+        const __m256i last = load4_i16(qb + QK_K - 4);  // values 252..255
+        table<0, 1, 2>(last, tb + (kTriples - 2) * kTableBytes);
+        table<3, 8, 8>(last, tb + (kTriples - 1) * kTableBytes);  // (value 255, 0, 0)
+    }
+}
+
+void register_ternary_lut(KernelTable& t) {
+    t.quantize_act[ACT_I8_LUT3] = quantize_row_lut3;
+    t.matmul[EDGEQ_TL2] = {ACT_I8_LUT3, tl::matmul<Kernel>};
+}
+
+}  // namespace edgeq::avx2
