@@ -26,36 +26,33 @@ inline __m256i bcast_table(const uint8_t* p) { return _mm256_broadcastsi128_si25
 struct Kernel {
     static constexpr int kGroup = 4;
 
-    // Triples 8g + e, e in [e0, e1), of the half-tile (32 rows) starting at byte h of each row
-    // group, for G tokens: acc[t][0 / 1] += their int16 values, cnt += 1 per negated triple.
-    template <int G, int g, int e0, int e1>
-    static inline void triples(const uint8_t* blk, int h, const uint8_t* const tab[G], __m256i acc[][2], __m256i& cnt) {
+    // Triples 8g + e, e < NE, of the half-tile (32 rows) at byte h of each 64-byte row group, for G
+    // tokens: acc[t][0 / 1] += their int16 values, cnt += 1 per negated triple. Only these NE
+    // triples are unrolled: unrolling a whole block let GCC spill every partial sum.
+    template <int G, int NE>
+    static inline void triples(const uint8_t* blk, int g, int h, const uint8_t* const tab[G], __m256i acc[][2],
+                               __m256i& cnt) {
         const __m256i m0f = _mm256_set1_epi8(0x0f);
         const __m256i S = _mm256_loadu_si256((const __m256i*)(blk + kIdxBytes + g * kTileRows + h));
+        const uint8_t* idx = blk + 4 * g * kTileRows + h;  // pair 4g: triples 8g, 8g + 1
 #pragma GCC unroll 8
-        for (int e = e0; e < e1; e++) {
-            const int j = 8 * g + e;
-            const __m256i I = _mm256_loadu_si256((const __m256i*)(blk + (j / 2) * kTileRows + h));
-            const __m256i x = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(I, 4) : I, m0f);
+        for (int e = 0; e < NE; e++) {
+            const __m256i I = _mm256_loadu_si256((const __m256i*)(idx + (e / 2) * kTileRows));
+            const __m256i x = _mm256_and_si256(e % 2 ? _mm256_srli_epi16(I, 4) : I, m0f);
             const __m256i bit = _mm256_set1_epi8((char)(1 << e));
             const __m256i m = _mm256_cmpeq_epi8(_mm256_and_si256(S, bit), bit);
             cnt = _mm256_sub_epi8(cnt, m);
 #pragma GCC unroll 4
             for (int t = 0; t < G; t++) {
-                const uint8_t* tj = tab[t] + j * kTableBytes;
+                const uint8_t* tj = tab[t] + (8 * g + e) * kTableBytes;
                 const __m256i lo = _mm256_xor_si256(_mm256_shuffle_epi8(bcast_table(tj), x), m);
                 const __m256i hi = _mm256_xor_si256(_mm256_shuffle_epi8(bcast_table(tj + 16), x), m);
                 acc[t][0] = _mm256_add_epi16(acc[t][0], _mm256_unpacklo_epi8(lo, hi));
                 acc[t][1] = _mm256_add_epi16(acc[t][1], _mm256_unpackhi_epi8(lo, hi));
+                // Keep the running sums in registers: without this GCC reassociates the 86-term chain
+                // into a tree and spills every term.
+                asm("" : "+x"(acc[t][0]), "+x"(acc[t][1]));
             }
-        }
-    }
-
-    template <int G, int g>
-    static inline void groups(const uint8_t* blk, int h, const uint8_t* const tab[G], __m256i acc[][2], __m256i& cnt) {
-        if constexpr (g < kSignGroups) {
-            triples<G, g, 0, (g == kSignGroups - 1 ? kTriples - 8 * g : 8)>(blk, h, tab, acc, cnt);
-            groups<G, g + 1>(blk, h, tab, acc, cnt);
         }
     }
 
@@ -70,7 +67,8 @@ struct Kernel {
         for (int h = 0; h < kTileRows; h += 32) {
             __m256i acc[G][2], cnt = _mm256_setzero_si256();
             for (int t = 0; t < G; t++) acc[t][0] = acc[t][1] = _mm256_setzero_si256();
-            groups<G, 0>(blk, h, tab, acc, cnt);
+            for (int g = 0; g < kSignGroups - 1; g++) triples<G, 8>(blk, g, h, tab, acc, cnt);
+            triples<G, kTriples - 8 * (kSignGroups - 1)>(blk, kSignGroups - 1, h, tab, acc, cnt);
             const __m256i zero = _mm256_setzero_si256();
             const __m256i c0 = _mm256_unpacklo_epi8(cnt, zero), c1 = _mm256_unpackhi_epi8(cnt, zero);
             for (int t = 0; t < G; t++) {

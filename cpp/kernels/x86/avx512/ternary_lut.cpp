@@ -32,35 +32,31 @@ inline __m512i bcast_table(const uint8_t* p) { return _mm512_broadcast_i32x4(_mm
 struct Kernel {
     static constexpr int kGroup = 6;
 
-    template <int G, int g, int e0, int e1>
-    static inline void triples(const uint8_t* blk, const uint8_t* const tab[G], __m512i acc[][2], __m512i& cnt) {
+    // Triples 8g + e, e < NE (unrolled; the group loop is not: see the AVX2 kernel), for G tokens.
+    template <int G, int NE>
+    static inline void triples(const uint8_t* blk, int g, const uint8_t* const tab[G], __m512i acc[][2], __m512i& cnt) {
         const __m512i m0f = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi8(-1);
         const __m512i S = _mm512_loadu_si512(blk + kIdxBytes + g * kTileRows);
+        const uint8_t* idx = blk + 4 * g * kTileRows;
 #pragma GCC unroll 8
-        for (int e = e0; e < e1; e++) {
-            const int j = 8 * g + e;
-            const __m512i I = _mm512_loadu_si512(blk + (j / 2) * kTileRows);
-            const __m512i x = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(I, 4) : I, m0f);
+        for (int e = 0; e < NE; e++) {
+            const __m512i I = _mm512_loadu_si512(idx + (e / 2) * kTileRows);
+            const __m512i x = _mm512_and_si512(e % 2 ? _mm512_srli_epi16(I, 4) : I, m0f);
             const __mmask64 k = _mm512_test_epi8_mask(S, _mm512_set1_epi8((char)(1 << e)));
             cnt = _mm512_mask_sub_epi8(cnt, k, cnt, ones);
 #pragma GCC unroll 8
             for (int t = 0; t < G; t++) {
-                const uint8_t* tj = tab[t] + j * kTableBytes;
+                const uint8_t* tj = tab[t] + (8 * g + e) * kTableBytes;
                 __m512i lo = _mm512_shuffle_epi8(bcast_table(tj), x);
                 __m512i hi = _mm512_shuffle_epi8(bcast_table(tj + 16), x);
                 lo = _mm512_mask_sub_epi8(lo, k, ones, lo);
                 hi = _mm512_mask_sub_epi8(hi, k, ones, hi);
                 acc[t][0] = _mm512_add_epi16(acc[t][0], _mm512_unpacklo_epi8(lo, hi));
                 acc[t][1] = _mm512_add_epi16(acc[t][1], _mm512_unpackhi_epi8(lo, hi));
+                // Keep the running sums in registers: without this GCC reassociates the 86-term chain
+                // into a tree and spills every term.
+                asm("" : "+v"(acc[t][0]), "+v"(acc[t][1]));
             }
-        }
-    }
-
-    template <int G, int g>
-    static inline void groups(const uint8_t* blk, const uint8_t* const tab[G], __m512i acc[][2], __m512i& cnt) {
-        if constexpr (g < kSignGroups) {
-            triples<G, g, 0, (g == kSignGroups - 1 ? kTriples - 8 * g : 8)>(blk, tab, acc, cnt);
-            groups<G, g + 1>(blk, tab, acc, cnt);
         }
     }
 
@@ -72,7 +68,8 @@ struct Kernel {
     static void block(const uint8_t* blk, const uint8_t* const tab[G], const float* d, float* facc) {
         __m512i acc[G][2], cnt = _mm512_setzero_si512();
         for (int t = 0; t < G; t++) acc[t][0] = acc[t][1] = _mm512_setzero_si512();
-        groups<G, 0>(blk, tab, acc, cnt);
+        for (int g = 0; g < kSignGroups - 1; g++) triples<G, 8>(blk, g, tab, acc, cnt);
+        triples<G, kTriples - 8 * (kSignGroups - 1)>(blk, kSignGroups - 1, tab, acc, cnt);
         const __m512i zero = _mm512_setzero_si512();
         const __m512i c0 = _mm512_unpacklo_epi8(cnt, zero), c1 = _mm512_unpackhi_epi8(cnt, zero);
         for (int t = 0; t < G; t++) {
