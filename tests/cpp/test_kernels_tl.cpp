@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/ref/ternary_codes.h"
 #include "kernels/ternary_lut.h"
 #include "test_util.h"
 
@@ -237,6 +238,23 @@ void check_matmul(const KernelTable& ref, const std::vector<std::string>& isas, 
     }
 }
 
+// The packer's whole-block code decoders equal the reference's per-value ones.
+void check_bulk_codes() {
+    bool ok = true;
+    for (int i = 0; i < 50 && ok; i++) {
+        const std::vector<uint8_t> bytes = t::random_bytes(sizeof(block_tq2_0));
+        block_tq2_0 b2;
+        block_tq1_0 b1;
+        std::memcpy(&b2, bytes.data(), sizeof b2);
+        std::memcpy(&b1, bytes.data(), sizeof b1);
+        uint8_t c2[QK_K], c1[QK_K];
+        ref::tq2_0_codes(b2, c2);
+        ref::tq1_0_codes(b1, c1);
+        for (int k = 0; k < QK_K && ok; k++) ok = c2[k] == ref::tq2_0_code(b2, k) && c1[k] == ref::tq1_0_code(b1, k);
+    }
+    expect(ok, "bulk TQ2_0 / TQ1_0 codes equal the per-value codes");
+}
+
 // Lossless-conversion refusals (and an F32 ternary matrix, through the generic float path).
 void check_refusals(const KernelTable& ref) {
     const int n_in = 512, n_out = 5;
@@ -289,6 +307,7 @@ int main() {
     for (const std::string& name : isas)
         expect(kernels_for(name).matmul[EDGEQ_TL2].act == ACT_I8_LUT3, name + " TL2 matmul takes ACT_I8_LUT3");
     check_tables(ref);
+    check_bulk_codes();
     check_refusals(ref);
     for (const TType* k : {&kTQ2, &kTQ1})
         for (int n_out : {1, 17, 64, 67, 130})

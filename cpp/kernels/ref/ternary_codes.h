@@ -31,4 +31,21 @@ static inline int tq1_0_code(const block_tq1_0& b, int k) {
     return base3_digit(b.qh[(k - 240) % 4], (k - 240) / 4);
 }
 
+// All 256 codes of a block at once (the same layouts, loops a compiler vectorizes), for bulk
+// conversion at load time; test_kernels_tl checks them against the per-value functions above.
+static inline void tq2_0_codes(const block_tq2_0& b, uint8_t c[QK_K]) {
+    for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 4; l++)
+            for (int m = 0; m < 32; m++) c[128 * h + 32 * l + m] = (uint8_t)((b.qs[32 * h + m] >> (2 * l)) & 3);
+}
+
+static inline void tq1_0_codes(const block_tq1_0& b, uint8_t c[QK_K]) {
+    for (int n = 0; n < 5; n++)
+        for (int m = 0; m < 32; m++) c[32 * n + m] = (uint8_t)base3_digit(b.qs[m], n);
+    for (int n = 0; n < 5; n++)
+        for (int m = 0; m < 16; m++) c[160 + 16 * n + m] = (uint8_t)base3_digit(b.qs[32 + m], n);
+    for (int n = 0; n < 4; n++)
+        for (int j = 0; j < 4; j++) c[240 + 4 * n + j] = (uint8_t)base3_digit(b.qh[j], n);
+}
+
 }  // namespace edgeq::ref
