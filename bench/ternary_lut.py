@@ -5,13 +5,16 @@
 Decode: one-token GEMV, weights cycled through distinct copies (>= --cycle-mb in all, larger than
 the L3 cache) so that they come from DRAM; reports weight GB/s (bytes of that format) and GMAC/s.
 Prefill: --prefill tokens, one matrix (cache-resident after the first pass), GMAC/s.
-Times are medians over --runs runs. Only the kernels are timed: the activations are quantized
+Times are medians over --runs runs, by the wall clock or (--clock cpu) by the CPU time of the
+slowest thread, which leaves out the time other processes of a shared machine hold the cores
+(memory stalls are still counted). Only the kernels are timed: the activations are quantized
 once beforehand (the runtime does so once per input row and shares it between the matmuls that
 read it); the quantization time per row is reported separately. Two threads = two Python
 threads on the two tile-aligned halves of the rows (the GIL is released in the kernel), as the
 runtime's thread pool splits a matmul.
 """
 import argparse
+import os
 import statistics
 import threading
 import time
@@ -25,28 +28,41 @@ from edgeq import _core
 SHAPES = [(2560, 2560), (640, 2560), (6912, 2560), (2560, 6912)]  # (n_out, n_in): qkv/o, k/v, gate/up, down
 
 
+CLOCK = "wall"
+
+
 def median_time(fn, runs):
+    """Median seconds of fn() (which returns the CPU seconds of its slowest thread)."""
     fn()  # warm up: page faults, thread-local buffers
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+        cpu = fn()
+        times.append(cpu if CLOCK == "cpu" else time.perf_counter() - t0)
     return statistics.median(times)
 
 
 def run_split(fn_for_range, n_out, n_threads):
-    """Calls fn_for_range(row0, row1) on n_threads tile-aligned row ranges in parallel."""
+    """Calls fn_for_range(row0, row1) on n_threads tile-aligned row ranges in parallel; returns
+    the CPU seconds of the slowest thread."""
+    cpu = []
+
+    def timed(row0, row1):
+        t0 = time.thread_time()
+        fn_for_range(row0, row1)
+        cpu.append(time.thread_time() - t0)
+
     if n_threads == 1:
-        fn_for_range(0, n_out)
-        return
+        timed(0, n_out)
+        return cpu[0]
     step = -(-n_out // (64 * n_threads)) * 64
     ranges = [(r, min(n_out, r + step)) for r in range(0, n_out, step)]
-    th = [threading.Thread(target=fn_for_range, args=rg) for rg in ranges]
+    th = [threading.Thread(target=timed, args=rg) for rg in ranges]
     for t in th:
         t.start()
     for t in th:
         t.join()
+    return max(cpu)
 
 
 def main():
@@ -60,9 +76,13 @@ def main():
     ap.add_argument("--cycle-mb", type=float, default=96.0,
                     help="total bytes of the weight copies a decode run cycles through")
     ap.add_argument("--no-prefill", action="store_true")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     a = ap.parse_args()
+    global CLOCK
+    CLOCK = a.clock
     rng = np.random.default_rng(0)
-    print(f"cpu: {_core.cpu_model_name()}; medians of {a.runs} runs; prefill {a.prefill} tokens")
+    print(f"cpu: {_core.cpu_model_name()}; medians of {a.runs} runs ({a.clock} clock); "
+          f"prefill {a.prefill} tokens; load average {os.getloadavg()[0]:.1f}")
     print(f"{'shape':>10s} {'kernel':6s} {'isa':6s} {'thr':>3s} {'MB':>6s} {'bpw':>5s} | {'decode GB/s':>11s} "
           f"{'GMAC/s':>7s} {'us':>7s} | {'prefill GMAC/s':>14s}")
     for shape in a.shapes:
@@ -85,7 +105,8 @@ def main():
                 act = _core.matmul_act_type(qtype, isa)
                 xq1 = _core.quantize_act(act, x1, isa=isa)
                 xqp = _core.quantize_act(act, xp, isa=isa)
-                q_us = median_time(lambda: _core.quantize_act(act, x1, isa=isa), a.runs) * 1e6
+                q_us = median_time(lambda: run_split(lambda r0, r1: _core.quantize_act(act, x1, isa=isa), 1, 1),
+                                   a.runs) * 1e6
                 for n_threads in a.threads:
                     ys = {}
 

@@ -2,7 +2,7 @@
 // kernels/ternary_lut_driver.h) and the ACT_I8_LUT3 quantizer. Bit-exact with
 // cpp/kernels/ref/ternary_lut.cpp.
 //
-// One 32-row half of a tile per pass. Per triple j: the 32 rows' 4-bit indices (one nibble of a
+// One or two 32-row halves of a tile per pass. Per triple j: the 32 rows' 4-bit indices (one nibble of a
 // 32-byte pair load) select bytes of the triple's lo and hi tables (pshufb), the sign mask m
 // (0xff where the row's triple is negated, from one bit of the 32-byte sign group) turns both
 // bytes into those of ~v = -v - 1 (xor), and unpacking lo with hi gives each row's int16 in
@@ -26,32 +26,43 @@ inline __m256i bcast_table(const uint8_t* p) { return _mm256_broadcastsi128_si25
 struct Kernel {
     static constexpr int kGroup = 4;
 
-    // Triples 8g + e, e < NE, of the half-tile (32 rows) at byte h of each 64-byte row group, for G
-    // tokens: acc[t][0 / 1] += their int16 values, cnt += 1 per negated triple. Only these NE
-    // triples are unrolled: unrolling a whole block let GCC spill every partial sum.
-    template <int G, int NE>
-    static inline void triples(const uint8_t* blk, int g, int h, const uint8_t* const tab[G], __m256i acc[][2],
-                               __m256i& cnt) {
+    // Triples 8g + e, e < NE, of NH half-tiles (32 rows each; the first at byte h0 of each 64-byte
+    // row group), for G tokens: acc[t][2 hh + 0 / 1] += their int16 values, cnt[hh] += 1 per
+    // negated triple. Only these NE triples are unrolled: unrolling a whole block let GCC spill
+    // every partial sum.
+    template <int G, int NH, int NE>
+    static inline void triples(const uint8_t* blk, int g, int h0, const uint8_t* const tab[G], __m256i acc[][2 * NH],
+                               __m256i cnt[NH]) {
         const __m256i m0f = _mm256_set1_epi8(0x0f);
-        const __m256i S = _mm256_loadu_si256((const __m256i*)(blk + kIdxBytes + g * kTileRows + h));
-        const uint8_t* idx = blk + 4 * g * kTileRows + h;  // pair 4g: triples 8g, 8g + 1
+        __m256i S[NH];
+        for (int hh = 0; hh < NH; hh++)
+            S[hh] = _mm256_loadu_si256((const __m256i*)(blk + kIdxBytes + g * kTileRows + h0 + 32 * hh));
+        const uint8_t* idx = blk + 4 * g * kTileRows + h0;  // pair 4g: triples 8g, 8g + 1
 #pragma GCC unroll 8
         for (int e = 0; e < NE; e++) {
-            const __m256i I = _mm256_loadu_si256((const __m256i*)(idx + (e / 2) * kTileRows));
-            const __m256i x = _mm256_and_si256(e % 2 ? _mm256_srli_epi16(I, 4) : I, m0f);
-            const __m256i bit = _mm256_set1_epi8((char)(1 << e));
-            const __m256i m = _mm256_cmpeq_epi8(_mm256_and_si256(S, bit), bit);
-            cnt = _mm256_sub_epi8(cnt, m);
+            __m256i x[NH], m[NH];
+            for (int hh = 0; hh < NH; hh++) {
+                const __m256i I = _mm256_loadu_si256((const __m256i*)(idx + (e / 2) * kTileRows + 32 * hh));
+                x[hh] = _mm256_and_si256(e % 2 ? _mm256_srli_epi16(I, 4) : I, m0f);
+                const __m256i bit = _mm256_set1_epi8((char)(1 << e));
+                m[hh] = _mm256_cmpeq_epi8(_mm256_and_si256(S[hh], bit), bit);
+                cnt[hh] = _mm256_sub_epi8(cnt[hh], m[hh]);
+            }
 #pragma GCC unroll 4
             for (int t = 0; t < G; t++) {
                 const uint8_t* tj = tab[t] + (8 * g + e) * kTableBytes;
-                const __m256i lo = _mm256_xor_si256(_mm256_shuffle_epi8(bcast_table(tj), x), m);
-                const __m256i hi = _mm256_xor_si256(_mm256_shuffle_epi8(bcast_table(tj + 16), x), m);
-                acc[t][0] = _mm256_add_epi16(acc[t][0], _mm256_unpacklo_epi8(lo, hi));
-                acc[t][1] = _mm256_add_epi16(acc[t][1], _mm256_unpackhi_epi8(lo, hi));
-                // Keep the running sums in registers: without this GCC reassociates the 86-term chain
-                // into a tree and spills every term.
-                asm("" : "+x"(acc[t][0]), "+x"(acc[t][1]));
+                const __m256i L = bcast_table(tj), H = bcast_table(tj + 16);
+                for (int hh = 0; hh < NH; hh++) {
+                    const __m256i lo = _mm256_xor_si256(_mm256_shuffle_epi8(L, x[hh]), m[hh]);
+                    const __m256i hi = _mm256_xor_si256(_mm256_shuffle_epi8(H, x[hh]), m[hh]);
+                    __m256i& a0 = acc[t][2 * hh];
+                    __m256i& a1 = acc[t][2 * hh + 1];
+                    a0 = _mm256_add_epi16(a0, _mm256_unpacklo_epi8(lo, hi));
+                    a1 = _mm256_add_epi16(a1, _mm256_unpackhi_epi8(lo, hi));
+                    // Keep the running sums in registers: without this GCC reassociates the 86-term
+                    // chain into a tree and spills every term.
+                    asm("" : "+x"(a0), "+x"(a1));
+                }
             }
         }
     }
@@ -62,23 +73,36 @@ struct Kernel {
         _mm256_store_ps(facc, _mm256_fmadd_ps(_mm256_load_ps(d), f, _mm256_load_ps(facc)));
     }
 
+    // Decode (G = 1) does both halves in one pass (each weight line read once, the tables once);
+    // more tokens need the registers for their sums: one half per pass.
     template <int G>
     static void block(const uint8_t* blk, const uint8_t* const tab[G], const float* d, float* facc) {
-        for (int h = 0; h < kTileRows; h += 32) {
-            __m256i acc[G][2], cnt = _mm256_setzero_si256();
-            for (int t = 0; t < G; t++) acc[t][0] = acc[t][1] = _mm256_setzero_si256();
-            for (int g = 0; g < kSignGroups - 1; g++) triples<G, 8>(blk, g, h, tab, acc, cnt);
-            triples<G, kTriples - 8 * (kSignGroups - 1)>(blk, kSignGroups - 1, h, tab, acc, cnt);
+        constexpr int NH = G == 1 ? 2 : 1;
+        for (int h0 = 0; h0 < kTileRows; h0 += 32 * NH) {
+            __m256i acc[G][2 * NH], cnt[NH];
+            for (int t = 0; t < G; t++)
+                for (int i = 0; i < 2 * NH; i++) acc[t][i] = _mm256_setzero_si256();
+            for (int hh = 0; hh < NH; hh++) cnt[hh] = _mm256_setzero_si256();
+            for (int g = 0; g < kSignGroups - 1; g++) {
+                if (h0 == 0)  // lines 5g .. 5g+4 of the block kPrefetchBytes ahead (54 lines in all)
+                    for (int i = 0; i < 5; i++)
+                        _mm_prefetch((const char*)blk + kPrefetchBytes + (5 * g + i) * 64, _MM_HINT_T0);
+                triples<G, NH, 8>(blk, g, h0, tab, acc, cnt);
+            }
+            triples<G, NH, kTriples - 8 * (kSignGroups - 1)>(blk, kSignGroups - 1, h0, tab, acc, cnt);
             const __m256i zero = _mm256_setzero_si256();
-            const __m256i c0 = _mm256_unpacklo_epi8(cnt, zero), c1 = _mm256_unpackhi_epi8(cnt, zero);
-            for (int t = 0; t < G; t++) {
-                const __m256i s0 = _mm256_add_epi16(acc[t][0], c0);  // rows h + [0-7, 16-23]
-                const __m256i s1 = _mm256_add_epi16(acc[t][1], c1);  // rows h + [8-15, 24-31]
-                float* f = facc + t * kTileRows + h;
-                fma8(_mm256_castsi256_si128(s0), d + h, f);
-                fma8(_mm256_castsi256_si128(s1), d + h + 8, f + 8);
-                fma8(_mm256_extracti128_si256(s0, 1), d + h + 16, f + 16);
-                fma8(_mm256_extracti128_si256(s1, 1), d + h + 24, f + 24);
+            for (int hh = 0; hh < NH; hh++) {
+                const int h = h0 + 32 * hh;
+                const __m256i c0 = _mm256_unpacklo_epi8(cnt[hh], zero), c1 = _mm256_unpackhi_epi8(cnt[hh], zero);
+                for (int t = 0; t < G; t++) {
+                    const __m256i s0 = _mm256_add_epi16(acc[t][2 * hh], c0);      // rows h + [0-7, 16-23]
+                    const __m256i s1 = _mm256_add_epi16(acc[t][2 * hh + 1], c1);  // rows h + [8-15, 24-31]
+                    float* f = facc + t * kTileRows + h;
+                    fma8(_mm256_castsi256_si128(s0), d + h, f);
+                    fma8(_mm256_castsi256_si128(s1), d + h + 8, f + 8);
+                    fma8(_mm256_extracti128_si256(s0, 1), d + h + 16, f + 16);
+                    fma8(_mm256_extracti128_si256(s1, 1), d + h + 24, f + 24);
+                }
             }
         }
     }

@@ -68,7 +68,11 @@ struct Kernel {
     static void block(const uint8_t* blk, const uint8_t* const tab[G], const float* d, float* facc) {
         __m512i acc[G][2], cnt = _mm512_setzero_si512();
         for (int t = 0; t < G; t++) acc[t][0] = acc[t][1] = _mm512_setzero_si512();
-        for (int g = 0; g < kSignGroups - 1; g++) triples<G, 8>(blk, g, tab, acc, cnt);
+        for (int g = 0; g < kSignGroups - 1; g++) {
+            for (int i = 0; i < 5; i++)  // lines 5g .. 5g+4 of the block kPrefetchBytes ahead (54 lines in all)
+                _mm_prefetch((const char*)blk + kPrefetchBytes + (5 * g + i) * 64, _MM_HINT_T0);
+            triples<G, 8>(blk, g, tab, acc, cnt);
+        }
         triples<G, kTriples - 8 * (kSignGroups - 1)>(blk, kSignGroups - 1, tab, acc, cnt);
         const __m512i zero = _mm512_setzero_si512();
         const __m512i c0 = _mm512_unpacklo_epi8(cnt, zero), c1 = _mm512_unpackhi_epi8(cnt, zero);
