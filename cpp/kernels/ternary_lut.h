@@ -68,6 +68,17 @@ inline size_t lut3_tables_offset(int n) { return act_row_bytes(ACT_I8_TOKEN, n);
 // The triple of pattern index i (code 13 + i) as three coefficients in {-1, 0, 1}.
 constexpr int pattern_coef(int i, int k) { return k == 0 ? (13 + i) / 9 - 1 : k == 1 ? (13 + i) / 3 % 3 - 1 : (13 + i) % 3 - 1; }
 
+// One ACT_I8_LUT3 row of x (n): quantize (an ACT_I8_TOKEN quantizer) writes the row's first part,
+// then block_tables(q, tab) fills the 86 tables tab of each 256-value block q of int8 values.
+// A template: each ISA's file instantiates it with its own lambda (never shared between ISAs).
+template <class BlockTables>
+inline void quantize_row_lut3(QuantizeActFn quantize, const float* x, void* xq, int n, BlockTables&& block_tables) {
+    quantize(x, xq, n);
+    const int8_t* q = (const int8_t*)xq;
+    uint8_t* tab = (uint8_t*)xq + lut3_tables_offset(n);
+    for (int b = 0; b < n / QK_K; b++) block_tables(q + (size_t)b * QK_K, tab + (size_t)b * kBlockTableBytes);
+}
+
 // Packs W (n_out rows of `type`, w_row_bytes apart, n_in % 256 == 0) into `out`
 // (padded_rows(n_out) * row_bytes(n_in) bytes, zero-filled by the caller). TQ2_0 and TQ1_0 go
 // through their codes; any other type through its reference dequantize_row (exact floats).

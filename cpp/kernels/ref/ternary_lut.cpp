@@ -24,15 +24,10 @@ void build_table(int q0, int q1, int q2, uint8_t* out) {
 // x (n) -> ACT_I8_LUT3 row: the ACT_I8_TOKEN row, then one table per triple of each block
 // (triple j < 85: values 3j .. 3j+2; triple 85: value 255 and two zeros).
 void quantize_row_lut3(const float* x, void* xq, int n) {
-    quantize_row_i8_token(x, xq, n);
-    const int8_t* q = (const int8_t*)xq;
-    uint8_t* tab = (uint8_t*)xq + lut3_tables_offset(n);
-    for (int b = 0; b < n / QK_K; b++) {
-        const int8_t* qb = q + (size_t)b * QK_K;
-        uint8_t* tb = tab + (size_t)b * kBlockTableBytes;
+    tl::quantize_row_lut3(quantize_row_i8_token, x, xq, n, [](const int8_t* qb, uint8_t* tb) {
         for (int j = 0; j < kTriples - 1; j++) build_table(qb[3 * j], qb[3 * j + 1], qb[3 * j + 2], tb + j * kTableBytes);
         build_table(qb[QK_K - 1], 0, 0, tb + (kTriples - 1) * kTableBytes);
-    }
+    });
 }
 
 // Signed value of triple j of block b for row rr (0..63) of a tile, looked up in its table.

@@ -157,17 +157,12 @@ inline __m256i load4_i16(const int8_t* p) {
 void quantize_row_i8_token(const float* x, void* xq, int n);  // ternary_act.cpp
 
 static void quantize_row_lut3(const float* x, void* xq, int n) {
-    quantize_row_i8_token(x, xq, n);
-    const int8_t* q = (const int8_t*)xq;
-    uint8_t* tab = (uint8_t*)xq + lut3_tables_offset(n);
-    for (int b = 0; b < n / QK_K; b++) {
-        const int8_t* qb = q + (size_t)b * QK_K;
-        uint8_t* tb = tab + (size_t)b * kBlockTableBytes;
+    tl::quantize_row_lut3(quantize_row_i8_token, x, xq, n, [](const int8_t* qb, uint8_t* tb) {
         for (int j = 0; j < kTriples - 2; j++) table<0, 1, 2>(load4_i16(qb + 3 * j), tb + j * kTableBytes);
         const __m256i last = load4_i16(qb + QK_K - 4);  // values 252..255
         table<0, 1, 2>(last, tb + (kTriples - 2) * kTableBytes);
         table<3, 8, 8>(last, tb + (kTriples - 1) * kTableBytes);  // (value 255, 0, 0)
-    }
+    });
 }
 
 void register_ternary_lut(KernelTable& t) {

@@ -137,17 +137,12 @@ inline __m512i load_i16(const int8_t* p, int n) {
 }
 
 void quantize_row_lut3(const float* x, void* xq, int n) {
-    quantize_row_i8_token(x, xq, n);
-    const int8_t* q = (const int8_t*)xq;
-    uint8_t* tab = (uint8_t*)xq + lut3_tables_offset(n);
-    for (int b = 0; b < n / QK_K; b++) {
-        const int8_t* qb = q + (size_t)b * QK_K;
-        uint8_t* tb = tab + (size_t)b * kBlockTableBytes;
+    tl::quantize_row_lut3(quantize_row_i8_token, x, xq, n, [](const int8_t* qb, uint8_t* tb) {
         for (int j = 0; j < kTriples - 2; j += 2)  // values 3j .. 3j+5
             table2<0, 1, 2, 3, 4, 5>(load_i16(qb + 3 * j, 8), tb + j * kTableBytes);
         // values 252..255: triple 84, then (value 255, 0, 0)
         table2<0, 1, 2, 3, 8, 8>(load_i16(qb + QK_K - 4, 4), tb + (kTriples - 2) * kTableBytes);
-    }
+    });
 }
 }  // namespace
 
