@@ -2,12 +2,14 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
 #include "backends/backend.h"
 #include "bindings/bindings.h"
 #include "kernels/kernels.h"
+#include "kernels/ternary_lut.h"
 
 namespace py = pybind11;
 
@@ -25,7 +27,7 @@ size_t row_bytes_checked(uint32_t type, int64_t n) {
     if (n <= 0 || n % bs != 0)
         throw std::invalid_argument(std::string(ggml_type_name(type)) + " rows must be a positive multiple of " +
                                     std::to_string(bs) + ", got " + std::to_string(n));
-    return (size_t)(n / bs) * ggml_type_size(type);
+    return weight_row_bytes(type, (int)n);
 }
 
 // data (n_rows * row bytes) -> float (n_rows, n)
@@ -55,15 +57,23 @@ U8Array quantize_act(int act, F32Array x, const std::string& isa) {
     return out;
 }
 
-// Y (n_tok, n_out) = X (n_tok, n_in) @ W^T, W given as GGUF bytes of n_out rows.
-F32Array matmul(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, F32Array x, const std::string& isa) {
-    const KernelTable& t = table(isa);
-    const size_t rb = row_bytes_checked(type, n_in);
+// The kernel for `type` and W's size (n_out rows, padded to the type's row tile) checked.
+const MatmulKernel& matmul_kernel(const KernelTable& t, uint32_t type, const U8Array& w, int64_t n_out, int64_t n_in) {
+    row_bytes_checked(type, n_in);
     if (type >= kNumGgmlTypes || !t.matmul[type].fn)
         throw std::invalid_argument(std::string("no matmul kernel for ") + ggml_type_name(type));
-    if ((size_t)w.size() != rb * n_out) throw std::invalid_argument("weight bytes do not match (n_out, n_in)");
+    if (n_out <= 0 || (size_t)w.size() != weight_matrix_bytes(type, (int)n_in, (int)n_out))
+        throw std::invalid_argument("weight bytes do not match (n_out, n_in)");
+    return t.matmul[type];
+}
+
+// Y (n_tok, n_out) = X (n_tok, n_in) @ W^T, W given as GGUF bytes of n_out rows (or a layout made
+// at load, e.g. tl_pack's).
+F32Array matmul(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, F32Array x, const std::string& isa) {
+    const KernelTable& t = table(isa);
+    const MatmulKernel& k = matmul_kernel(t, type, w, n_out, n_in);
+    const size_t rb = row_bytes_checked(type, n_in);
     if (x.ndim() != 2 || x.shape(1) != n_in) throw std::invalid_argument("x must be (n_tok, n_in)");
-    const MatmulKernel& k = t.matmul[type];
     const int64_t n_tok = x.shape(0);
     const size_t xb = act_row_bytes(k.act, (int)n_in);
     std::vector<uint8_t> xq(xb * n_tok);
@@ -74,6 +84,39 @@ F32Array matmul(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, F32Array 
         k.fn(w.data(), rb, xq.data(), xb, y.mutable_data(), (size_t)n_out, (int)n_in, (int)n_tok, 0, (int)n_out);
     }
     return y;
+}
+
+// The matmul kernel alone on activations quantize_act already made (xq: (n_tok, act_row_bytes)),
+// rows [row0, row1) of y (n_tok, n_out), with the GIL released: for benchmarks that split rows
+// between Python threads as the runtime's thread pool does.
+void matmul_rows(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, U8Array xq,
+                 py::array_t<float, py::array::c_style> y, int64_t row0, int64_t row1, const std::string& isa) {
+    const KernelTable& t = table(isa);
+    const MatmulKernel& k = matmul_kernel(t, type, w, n_out, n_in);
+    const size_t xb = act_row_bytes(k.act, (int)n_in);
+    if (xq.ndim() != 2 || (size_t)xq.shape(1) != xb) throw std::invalid_argument("xq must be (n_tok, act_row_bytes)");
+    const int64_t n_tok = xq.shape(0);
+    if (y.ndim() != 2 || y.shape(0) != n_tok || y.shape(1) != n_out) throw std::invalid_argument("y must be (n_tok, n_out)");
+    if (row0 < 0 || row0 > row1 || row1 > n_out) throw std::invalid_argument("bad row range");
+    float* out = y.mutable_data();
+    py::gil_scoped_release release;
+    k.fn(w.data(), row_bytes_checked(type, n_in), xq.data(), xb, out, (size_t)n_out, (int)n_in, (int)n_tok, (int)row0,
+         (int)row1);
+}
+
+// W (n_out rows of `type`) -> EDGEQ_TL2 bytes; ValueError saying why when not lossless.
+U8Array tl_pack(uint32_t type, U8Array w, int64_t n_out, int64_t n_in) {
+    const size_t rb = row_bytes_checked(type, n_in);
+    if (n_out <= 0 || (size_t)w.size() != rb * n_out) throw std::invalid_argument("weight bytes do not match (n_out, n_in)");
+    U8Array out((py::ssize_t)weight_matrix_bytes(EDGEQ_TL2, (int)n_in, (int)n_out));
+    std::memset(out.mutable_data(), 0, out.size());
+    std::string why;
+    {
+        py::gil_scoped_release release;
+        why = tl::pack(type, w.data(), rb, (int)n_in, (int)n_out, out.mutable_data());
+    }
+    if (!why.empty()) throw std::invalid_argument(std::string(ggml_type_name(type)) + " -> TL2: " + why);
+    return out;
 }
 
 }  // namespace
@@ -108,6 +151,12 @@ void bind_kernels(py::module_& m) {
     m.def("quantize_act", &quantize_act, py::arg("act"), py::arg("x"), py::arg("isa") = "");
     m.def("matmul", &matmul, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"), py::arg("x"),
           py::arg("isa") = "");
+    m.def("matmul_rows", &matmul_rows, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"), py::arg("xq"),
+          py::arg("y"), py::arg("row0"), py::arg("row1"), py::arg("isa") = "");
+    m.def("tl_pack", &tl_pack, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"));
+    m.attr("TYPE_TL2") = (int)EDGEQ_TL2;
+    m.attr("ACT_I8_TOKEN") = (int)ACT_I8_TOKEN;
+    m.attr("ACT_I8_LUT3") = (int)ACT_I8_LUT3;
 }
 
 }  // namespace edgeq

@@ -83,8 +83,11 @@ ModelConfig config_from_dict(const py::dict& d) {
 
 class PyModel {
 public:
-    PyModel(const py::dict& config, const py::dict& tensors, int n_ctx, int n_threads, const std::string& isa) {
+    PyModel(const py::dict& config, const py::dict& tensors, int n_ctx, int n_threads, const std::string& isa,
+            const std::string& ternary_layout) {
         const KernelTable& kt = isa.empty() ? kernels() : kernels_for(isa);
+        LoadOptions opt;
+        opt.ternary_layout = parse_ternary_layout(ternary_layout);
         ModelConfig cfg = config_from_dict(config);
         TensorMap map;
         for (auto item : tensors) {
@@ -107,7 +110,8 @@ public:
             map[name] = std::move(t);
             keep_alive_.push_back(data);  // the mmap behind it must outlive the model
         }
-        model_ = std::make_unique<Model>(std::move(cfg), map, n_ctx, n_threads, kt);
+        py::gil_scoped_release release;  // converting a layout takes a while on big models
+        model_ = std::make_unique<Model>(std::move(cfg), map, n_ctx, n_threads, kt, opt);
     }
 
     py::array_t<float> eval(py::array_t<int32_t, py::array::c_style | py::array::forcecast> tokens, bool all_logits) {
@@ -152,9 +156,11 @@ private:
 
 void bind_model(py::module_& m) {
     py::class_<PyModel>(m, "Model", "A llama-style decoder over zero-copy GGUF tensors, with its KV cache")
-        .def(py::init<const py::dict&, const py::dict&, int, int, const std::string&>(), py::arg("config"),
-             py::arg("tensors"), py::arg("n_ctx"), py::arg("n_threads"), py::arg("isa") = "",
-             "isa: kernel table to use ('' = the dispatched one, as edgeq._core.isa())")
+        .def(py::init<const py::dict&, const py::dict&, int, int, const std::string&, const std::string&>(),
+             py::arg("config"), py::arg("tensors"), py::arg("n_ctx"), py::arg("n_threads"), py::arg("isa") = "",
+             py::arg("ternary_layout") = "auto",
+             "isa: kernel table to use ('' = the dispatched one, as edgeq._core.isa()); ternary_layout: "
+             "'auto' | 'native' | 'tl' (how TQ2_0 / TQ1_0 matrices are kept, see weights.h)")
         .def("eval", &PyModel::eval, py::arg("tokens"), py::arg("all_logits") = false,
              "Run tokens at positions n_past.. and append them to the cache; returns float32 logits "
              "(n, n_vocab) if all_logits else (1, n_vocab) for the last token")
@@ -163,6 +169,10 @@ void bind_model(py::module_& m) {
         .def_property_readonly("n_vocab", [](const PyModel& p) { return p.model().config().n_vocab; })
         .def_property_readonly("n_threads", [](const PyModel& p) { return p.model().n_threads(); })
         .def_property_readonly("isa", [](const PyModel& p) { return std::string(p.model().kernel_table().name); })
+        .def_property_readonly("ternary_layout", [](const PyModel& p) { return p.model().weights().ternary_layout; },
+                               "'tl', 'native' or 'none' (no ternary matrices)")
+        .def_property_readonly("ternary_note", [](const PyModel& p) { return p.model().weights().ternary_note; },
+                               "why ternary_layout='auto' kept the ternary matrices native, else ''")
         .def_property_readonly("tied_output", [](const PyModel& p) { return p.model().weights().tied_output; })
         .def("truncate", &PyModel::truncate, py::arg("n"), "Rewind the cache to its first n positions")
         .def("reset", &PyModel::reset, "Empty the cache");

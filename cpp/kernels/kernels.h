@@ -19,7 +19,8 @@ enum ActType : int {
     ACT_Q8_1 = 2,  // block_q8_1 rows (for Q4_1 weights)
     ACT_Q8_K = 3,  // block_q8_K rows (for Q4_K, Q6_K weights)
     ACT_I8_TOKEN = 4,  // one int8 row per token, one scale (for TQ1_0, TQ2_0; see below)
-    kNumActTypes = 5,
+    ACT_I8_LUT3 = 5,   // the ACT_I8_TOKEN row + lookup tables of its triples (for EDGEQ_TL2; ternary_lut.h)
+    kNumActTypes = 6,
 };
 
 // ACT_I8_TOKEN row of n values (n % 256 == 0), bitnet.cpp's quantize_row_i8_s:
@@ -35,6 +36,14 @@ size_t act_row_bytes(ActType act, int n);
 int ggml_block_size(uint32_t type);
 size_t ggml_type_size(uint32_t type);
 const char* ggml_type_name(uint32_t type);
+// Bytes of one weight row of n values (n a multiple of the block size): blocks plus any per-row
+// extra of an edgeq-internal layout (EDGEQ_TL2 keeps one fp16 scale per row).
+size_t weight_row_bytes(uint32_t type, int n);
+// Output rows a matmul kernel of this weight type computes together (EDGEQ_TL2: 64, else 1). Its
+// matrices hold n_out rounded up to it (weight_matrix_bytes), and callers that split rows between
+// threads should split on multiples of it (any split is correct; a misaligned one recomputes).
+int matmul_row_tile(uint32_t type);
+size_t weight_matrix_bytes(uint32_t type, int n_in, int n_out);
 
 // Y (n_tok, n_out) = X (n_tok, n_in) @ W (n_out, n_in)^T, for output rows [row0, row1) only
 // (threads split rows). W: n_out rows of GGUF blocks, w_row_bytes apart. Xq: n_tok rows of

@@ -1,5 +1,6 @@
-// Sizes and names of GGUF tensor types and activation formats.
+// Sizes and names of GGUF tensor types, edgeq's internal layouts and activation formats.
 #include "kernels/kernels.h"
+#include "kernels/ternary_lut.h"
 
 namespace edgeq {
 
@@ -28,6 +29,8 @@ TypeInfo type_info(uint32_t type) {
         case GGML_MXFP4: return {"MXFP4", 32, 17};
         case GGML_NVFP4: return {"NVFP4", 64, 36};
         case GGML_Q1_0: return {"Q1_0", 128, 18};
+        // Internal: bytes per 256-value block of a row; the row adds its fp16 scale (weight_row_bytes).
+        case EDGEQ_TL2: return {"TL2", QK_K, tl::kBlockBytes / tl::kTileRows};
         default: return {nullptr, 0, 0};
     }
 }
@@ -40,6 +43,19 @@ const char* ggml_type_name(uint32_t type) {
     return n ? n : "unknown";
 }
 
+size_t weight_row_bytes(uint32_t type, int n) {
+    if (type == EDGEQ_TL2) return tl::row_bytes(n);
+    const int bs = ggml_block_size(type);
+    return bs ? (size_t)(n / bs) * ggml_type_size(type) : 0;
+}
+
+int matmul_row_tile(uint32_t type) { return type == EDGEQ_TL2 ? tl::kTileRows : 1; }
+
+size_t weight_matrix_bytes(uint32_t type, int n_in, int n_out) {
+    const int tile = matmul_row_tile(type);
+    return (size_t)((n_out + tile - 1) / tile * tile) * weight_row_bytes(type, n_in);
+}
+
 size_t act_row_bytes(ActType act, int n) {
     switch (act) {
         case ACT_F32: return (size_t)n * sizeof(float);
@@ -47,6 +63,7 @@ size_t act_row_bytes(ActType act, int n) {
         case ACT_Q8_1: return (size_t)(n / QK8_1) * sizeof(block_q8_1);
         case ACT_Q8_K: return (size_t)(n / QK_K) * sizeof(block_q8_K);
         case ACT_I8_TOKEN: return (i8_token_bsum_offset(n) + (size_t)(n / QK_K) * 4 + 63) / 64 * 64;
+        case ACT_I8_LUT3: return act_row_bytes(ACT_I8_TOKEN, n) + (size_t)(n / QK_K) * tl::kBlockTableBytes;
         default: return 0;
     }
 }

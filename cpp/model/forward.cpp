@@ -20,13 +20,14 @@ ModelConfig finalized(ModelConfig c) {
 }
 constexpr int kMaxBatch = 256;       // tokens per micro-batch of a long prompt
 constexpr int kTasksPerThread = 8;   // matmul chunks per thread (dynamic: evens out slow cores)
-constexpr int kRowAlign = 16;        // chunk boundaries, in output rows
+constexpr int kRowAlign = 16;        // chunk boundaries, in output rows (and multiples of every row tile)
 }  // namespace
 
-Model::Model(ModelConfig cfg, const TensorMap& tensors, int n_ctx, int n_threads, const KernelTable& kt)
+Model::Model(ModelConfig cfg, const TensorMap& tensors, int n_ctx, int n_threads, const KernelTable& kt,
+             const LoadOptions& opt)
     : cfg_(finalized(std::move(cfg))),
       kt_(kt),
-      w_(load_weights(cfg_, tensors, kt)),
+      w_(load_weights(cfg_, tensors, kt, opt)),
       cache_(cfg_.n_layer, n_ctx, cfg_.kv_dim()),
       pool_(n_threads),
       n_batch_(std::min(kMaxBatch, n_ctx)) {
@@ -87,11 +88,14 @@ void Model::matmuls(std::initializer_list<MatmulOut> outs) {
         int first_task;
     };
     Part parts[4];
-    int n_parts = 0, total_rows = 0;
-    for (const MatmulOut& o : outs) total_rows += o.w->n_out;
+    int n_parts = 0, total_rows = 0, align = kRowAlign;
+    for (const MatmulOut& o : outs) {
+        total_rows += o.w->n_out;
+        align = std::max(align, matmul_row_tile(o.w->type));  // tiles are powers of two: a multiple of all
+    }
     const int per_chunk = std::max(
-        kRowAlign, (total_rows + pool_.size() * kTasksPerThread - 1) / (pool_.size() * kTasksPerThread));
-    const int chunk = (per_chunk + kRowAlign - 1) / kRowAlign * kRowAlign;
+        align, (total_rows + pool_.size() * kTasksPerThread - 1) / (pool_.size() * kTasksPerThread));
+    const int chunk = (per_chunk + align - 1) / align * align;
     int n_tasks = 0;
     for (const MatmulOut& o : outs) {
         const Matrix& w = *o.w;

@@ -17,7 +17,8 @@ class Model {
 public:
     // Validates cfg and every tensor (throws std::invalid_argument). The tensor bytes are not
     // copied: they must outlive the Model.
-    Model(ModelConfig cfg, const TensorMap& tensors, int n_ctx, int n_threads, const KernelTable& kt = kernels());
+    Model(ModelConfig cfg, const TensorMap& tensors, int n_ctx, int n_threads, const KernelTable& kt = kernels(),
+          const LoadOptions& opt = {});
 
     // Runs tokens[0..n) at positions n_past() .. n_past() + n - 1 and appends them to the cache.
     // logits: all_logits ? (n, n_vocab) : (1, n_vocab) for the last token.

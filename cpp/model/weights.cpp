@@ -1,6 +1,7 @@
 #include "model/weights.h"
 
 #include "model/i2s.h"
+#include "model/ternary_layout.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -31,6 +32,7 @@ const TensorView& find(const TensorMap& tensors, const std::string& name) {
 // Bytes a tensor of this type and GGUF shape must occupy; checks the row length fits the block.
 size_t expected_bytes(const std::string& name, const TensorView& t) {
     const int bs = ggml_block_size(t.type);
+    if (t.type == EDGEQ_TL2) fail(name, "type " + std::to_string(t.type) + " is an edgeq-internal layout, not a file type");
     if (bs == 0) fail(name, "unknown tensor type " + std::to_string(t.type));
     if (t.shape.empty()) fail(name, "has no dimensions");
     for (int64_t d : t.shape)
@@ -130,7 +132,8 @@ uint8_t* ModelWeights::allocate(size_t nbytes) {
     return (uint8_t*)p;
 }
 
-ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, const KernelTable& kt) {
+ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, const KernelTable& kt,
+                          const LoadOptions& opt) {
     ModelWeights w;
     const bool tied = tensors.count("output.weight") == 0;
     {
@@ -170,6 +173,7 @@ ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, cons
     }
     if (tensors.count("rope_freqs.weight"))
         w.rope_freqs = load_vector(tensors, "rope_freqs.weight", cfg.rope_dim / 2, kt);
+    apply_ternary_layout(w, opt.ternary_layout, kt);
     return w;
 }
 

@@ -47,6 +47,19 @@ struct LayerWeights {
     Matrix w_down;                 // (n_embd, n_ff)
 };
 
+// How ternary (TQ2_0 / TQ1_0) projection matrices are kept (kernels/ternary_lut.h):
+//   Native: as in the file (the TQ multiply-add kernels);
+//   TL:     converted at load to EDGEQ_TL2 (lookup-table kernels, 1.69 bits per weight); an error
+//           if a matrix cannot be converted losslessly (rows whose blocks have different scales);
+//   Auto:   TL when every ternary matrix converts losslessly (BitNet models), else Native.
+// Both give the same logits bit for bit (the TL kernels keep the TQ reference's arithmetic).
+enum class TernaryLayout { Auto, Native, TL };
+TernaryLayout parse_ternary_layout(const std::string& s);  // "auto" | "native" | "tl", else invalid_argument
+
+struct LoadOptions {
+    TernaryLayout ternary_layout = TernaryLayout::Auto;
+};
+
 struct ModelWeights {
     Matrix token_embd;               // (n_vocab, n_embd): rows are dequantized for the lookup
     DequantizeRowFn embd_row = nullptr;
@@ -56,6 +69,11 @@ struct ModelWeights {
     bool tied_output = false;
     std::vector<float> rope_freqs;   // (rope_dim / 2) divisors of the RoPE frequencies, or empty
 
+    // What the loader did with the ternary matrices: "tl", "native", or "none" (it has none);
+    // ternary_note: why Auto kept them native (the first matrix that cannot convert), else empty.
+    std::string ternary_layout = "none";
+    std::string ternary_note;
+
     // Bytes the model owns instead of borrowing them from the GGUF mapping: matrices converted
     // or repacked at load (Matrix::data may point here). 64-byte aligned, zero-filled; the
     // address stays valid for the lifetime of the weights (and of their copies).
@@ -64,7 +82,9 @@ struct ModelWeights {
 };
 
 // Checks every tensor's presence, type (a kernel must exist in `kt`), shape and byte size
-// against `cfg`, then builds the weight views. Throws std::invalid_argument naming the tensor.
-ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, const KernelTable& kt);
+// against `cfg`, then builds the weight views and applies opt.ternary_layout. Throws
+// std::invalid_argument naming the tensor.
+ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, const KernelTable& kt,
+                          const LoadOptions& opt = {});
 
 }  // namespace edgeq

@@ -55,8 +55,8 @@ MD_COLUMNS = [("model", 30, False), ("size", 10, True), ("params", 10, True),
               ("test", 15, True), ("t/s", 20, True), ("weight GB/s", 11, True)]
 
 # CSV columns: the scalar JSON fields (llama-bench's csv leaves out the sample arrays too).
-CSV_FIELDS = ["edgeq_version", "cpu_info", "backends", "isa", "model_filename", "model_type",
-              "model_size", "model_n_params", "n_threads", "n_prompt", "n_gen", "test_time",
+CSV_FIELDS = ["edgeq_version", "cpu_info", "backends", "isa", "ternary_layout", "model_filename",
+              "model_type", "model_size", "model_n_params", "n_threads", "n_prompt", "n_gen", "test_time",
               "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "weight_bytes_per_token",
               "weight_gbps", "governor", "load_avg"]
 ENERGY_MD_COLUMNS = [("J/token", 10, True), ("W", 7, True)]
@@ -220,7 +220,8 @@ def header_lines(command: str, energy: Optional[Probe] = None) -> List[str]:
 # ---- records and formatting ----------------------------------------------------------------
 
 def make_record(info: ModelInfo, isa: str, n_threads: int, test: Test, test_time: str,
-                samples_ns: List[int], energy: Optional[dict] = None) -> dict:
+                samples_ns: List[int], energy: Optional[dict] = None,
+                ternary_layout: str = "none") -> dict:
     samples_ts = [test.n_tokens * 1e9 / ns for ns in samples_ns]
     avg_ts = statistics.fmean(samples_ts)
     gbps = info.bytes_per_token * avg_ts / 1e9 if test.n_gen else None
@@ -230,6 +231,7 @@ def make_record(info: ModelInfo, isa: str, n_threads: int, test: Test, test_time
         "cpu_features": " ".join(_core.cpu_features()),
         "backends": "CPU",
         "isa": isa,
+        "ternary_layout": ternary_layout,
         "model_filename": info.path,
         "model_type": info.type_summary,
         "model_size": info.size,
@@ -282,8 +284,10 @@ def md_row(r: dict) -> str:
     name = os.path.basename(r["model_filename"])
     gbps = "-" if r["weight_gbps"] is None else f"{r['weight_gbps']:.2f}"
     test = Test(r["n_prompt"], r["n_gen"]).name
+    # A model whose ternary matrices run in the TL2 layout: "avx512 tl".
+    isa = r["isa"] + (" tl" if r.get("ternary_layout") == "tl" else "")
     cells = [f"{name} ({r['model_type']})", f"{r['model_size'] / 2**20:.2f} MiB",
-             f"{r['model_n_params'] / 1e6:.2f} M", r["backends"], r["isa"],
+             f"{r['model_n_params'] / 1e6:.2f} M", r["backends"], isa,
              str(r["n_threads"]), test, f"{r['avg_ts']:.2f} ± {r['stddev_ts']:.2f}", gbps]
     energy = "joules" in r
     if energy:
@@ -313,6 +317,7 @@ class BenchConfig:
     reps: int = 5
     threads: List[int] = field(default_factory=list)  # empty: physical cores
     isas: List[str] = field(default_factory=list)  # empty: dispatch's choice
+    ternary_layouts: List[str] = field(default_factory=list)  # empty: "auto"
     warmup: bool = True
     energy: Optional[Probe] = None  # --energy: the probed meter (its source may be None)
 
@@ -326,24 +331,27 @@ def run_bench(cfg: BenchConfig, on_record: Callable[[dict], None] = lambda r: No
     n_ctx = max(t.n_tokens for t in tests)
     threads = cfg.threads or [physical_cores()]
     isas = cfg.isas or [""]
+    layouts = cfg.ternary_layouts or ["auto"]
     records: List[dict] = []
     for path in cfg.models:
         for isa in isas:
-            for n_threads in threads:
-                model = load_model(path, n_ctx=n_ctx, n_threads=n_threads, isa=isa)
-                try:
-                    info = model_info(model.gguf)
-                    for test in tests:
-                        test_time = datetime.datetime.now(datetime.timezone.utc).strftime(
-                            "%Y-%m-%dT%H:%M:%SZ")
-                        samples, energy = measure(model, test, cfg.reps, warmup=cfg.warmup,
-                                                  energy=cfg.energy)
-                        rec = make_record(info, model.isa, model.n_threads, test, test_time,
-                                          samples, energy)
-                        records.append(rec)
-                        on_record(rec)
-                finally:
-                    del model
+            for layout in layouts:
+                for n_threads in threads:
+                    model = load_model(path, n_ctx=n_ctx, n_threads=n_threads, isa=isa,
+                                       ternary_layout=layout)
+                    try:
+                        info = model_info(model.gguf)
+                        for test in tests:
+                            test_time = datetime.datetime.now(datetime.timezone.utc).strftime(
+                                "%Y-%m-%dT%H:%M:%SZ")
+                            samples, energy = measure(model, test, cfg.reps, warmup=cfg.warmup,
+                                                      energy=cfg.energy)
+                            rec = make_record(info, model.isa, model.n_threads, test, test_time,
+                                              samples, energy, model.ternary_layout)
+                            records.append(rec)
+                            on_record(rec)
+                    finally:
+                        del model
     return records
 
 
@@ -357,6 +365,8 @@ def command_line(cfg: BenchConfig, output: str = "md") -> str:
         parts += ["-t", join(cfg.threads)]
     if cfg.isas:
         parts += ["--isa", join(cfg.isas)]
+    if cfg.ternary_layouts:
+        parts += ["--ternary-layout", join(cfg.ternary_layouts)]
     if output != "md":
         parts += ["-o", output]
     if not cfg.warmup:
@@ -399,6 +409,18 @@ def _isa_list(text: str) -> List[str]:
     return names
 
 
+def _layout_list(text: str) -> List[str]:
+    """'native,tl' -> names, each a ternary layout load_model takes."""
+    from .model import TERNARY_LAYOUTS
+
+    names = [s.strip() for s in text.split(",")]
+    for name in names:
+        if name not in TERNARY_LAYOUTS:
+            raise argparse.ArgumentTypeError(f"{name!r} is not a ternary layout "
+                                             f"({', '.join(TERNARY_LAYOUTS)})")
+    return names
+
+
 class _Extend(argparse.Action):
     """Repeated list flags add up (-p 128 -p 256 == -p 128,256), replacing the default."""
 
@@ -429,6 +451,9 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     b.add_argument("--isa", dest="isas", type=_isa_list, action=_Extend, default=[],
                    metavar="ISA[,ISA...]",
                    help="kernel tables to measure, or 'all' (default: dispatch's choice)")
+    b.add_argument("--ternary-layout", dest="ternary_layouts", type=_layout_list, action=_Extend,
+                   default=[], metavar="L[,L...]",
+                   help="how ternary matrices are kept: auto, native, tl (default auto)")
     b.add_argument("-o", "--output", choices=FORMATS, default="md",
                    help="output format (default md)")
     b.add_argument("--no-warmup", action="store_true", help="skip the uncounted warm-up run")
@@ -454,6 +479,7 @@ def cmd_bench(args) -> int:
             sys.stderr.write(f"edgeq bench: {energy.explanation()}\n")
     cfg = BenchConfig(models=models, prompts=args.prompts, gens=args.gens,
                       reps=args.reps, threads=args.threads, isas=args.isas,
+                      ternary_layouts=args.ternary_layouts,
                       warmup=not args.no_warmup, energy=energy)
     command = command_line(cfg, args.output)
     out = sys.stdout

@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="N", help="context size in tokens (default: from the model)")
     r.add_argument("-t", "--threads", type=_int_checked(1, ">= 1"), default=None,
                    metavar="N", help="CPU threads (default: all physical cores)")
+    r.add_argument("--ternary-layout", choices=("auto", "native", "tl"), default="auto",
+                   help="ternary (TQ2_0/TQ1_0) matrices: tl = edgeq's lookup-table layout (fast "
+                        "decode), native = as in the file, auto = tl when lossless (default)")
     r.add_argument("--temp", type=_float_any, default=0.8, metavar="T",
                    help="temperature; <= 0 is greedy (default 0.8)")
     r.add_argument("--top-k", type=int, default=40, metavar="K",
@@ -254,7 +257,10 @@ def cmd_run(args) -> int:
     from .sampling import Sampler
 
     model = load_model(str(path), n_ctx=args.ctx_size, n_threads=args.threads,
-                       progress=None)  # a bar on a terminal, for a load that takes a while
+                       progress=None,  # a bar on a terminal, for a load that takes a while
+                       ternary_layout=args.ternary_layout)
+    if model.ternary_note:  # auto kept the ternary matrices native: say why
+        sys.stderr.write(f"edgeq: note: ternary matrices kept native: {model.ternary_note}\n")
     sampler = Sampler(params, n_ctx=model.n_ctx)
     template = _chat_template(model) if chat else None
     if prompt is None:

@@ -25,6 +25,12 @@ ARCH_FLAGS: Dict[str, Dict[str, Any]] = _core.arch_flags()
 
 DEFAULT_MAX_CTX = 4096
 
+# How ternary (TQ2_0 / TQ1_0) matrices are kept: "native" (the TQ kernels), "tl" (converted at load
+# to edgeq's lookup-table layout, 1.69 bits per weight, the fast decode path; an error if a matrix
+# cannot convert losslessly), "auto" (tl when every ternary matrix converts, as BitNet models do,
+# else native). The logits are the same bit for bit either way.
+TERNARY_LAYOUTS = ("auto", "native", "tl")
+
 
 def physical_cores() -> int:
     """Physical cores among the CPUs this process may run on (hyper-threads share a core's
@@ -109,7 +115,7 @@ class Model:
     """A loaded model: the open GGUF file, its config, and the C++ model with its KV cache."""
 
     def __init__(self, gguf: GGUFFile, n_ctx: Optional[int] = None, n_threads: Optional[int] = None,
-                 isa: str = ""):
+                 isa: str = "", ternary_layout: str = "auto"):
         self.gguf = gguf
         self.path = gguf.path
         self.config = read_config(gguf)
@@ -122,9 +128,11 @@ class Model:
             n_threads = physical_cores()
         if not isinstance(n_threads, (int, np.integer)) or n_threads <= 0:
             raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+        if ternary_layout not in TERNARY_LAYOUTS:
+            raise ValueError(f"ternary_layout must be one of {', '.join(TERNARY_LAYOUTS)}, got {ternary_layout!r}")
         tensors = {t.name: (t.type, t.shape, gguf.tensor_bytes(t.name)) for t in gguf}
         try:
-            self._core = _core.Model(self.config, tensors, int(n_ctx), int(n_threads), isa)
+            self._core = _core.Model(self.config, tensors, int(n_ctx), int(n_threads), isa, ternary_layout)
         except ValueError as e:
             raise GGUFError(f"{self.path}: {e}") from None
         self._tokenizer = None
@@ -157,6 +165,17 @@ class Model:
     @property
     def isa(self) -> str:
         return self._core.isa
+
+    @property
+    def ternary_layout(self) -> str:
+        """How the ternary matrices were loaded: "tl", "native", or "none" (the model has none)."""
+        return self._core.ternary_layout
+
+    @property
+    def ternary_note(self) -> str:
+        """Why ternary_layout="auto" kept the ternary matrices native (the first one that cannot
+        convert losslessly), else ""."""
+        return self._core.ternary_note
 
     @property
     def tokenizer(self):
@@ -202,16 +221,17 @@ class Model:
         c = self.config
         return (f"Model({os.path.basename(self.path)!r}, arch={self.arch}, n_layer={c['n_layer']}, "
                 f"n_embd={c['n_embd']}, n_vocab={self.n_vocab}, n_ctx={self.n_ctx}, "
-                f"n_threads={self.n_threads}, isa={self.isa})")
+                f"n_threads={self.n_threads}, isa={self.isa}, ternary_layout={self.ternary_layout})")
 
 
 def load_model(path: "str | os.PathLike[str]", n_ctx: Optional[int] = None,
                n_threads: Optional[int] = None, isa: str = "",
-               progress: Optional[str] = "off") -> Model:
+               progress: Optional[str] = "off", ternary_layout: str = "auto") -> Model:
     """Open a GGUF file and build its model. Errors name the file (GGUFError, a ValueError).
     isa picks a kernel table other than the dispatched one ("ref", "avx2", ...): for tests.
     progress: "off" (default), "bar", "json" or None (a bar when stderr is a terminal): read
-    the weights into memory first, showing progress once that takes more than half a second."""
+    the weights into memory first, showing progress once that takes more than half a second.
+    ternary_layout: "auto" | "native" | "tl", see TERNARY_LAYOUTS."""
     g = open_gguf(path)
     try:
         if progress != "off":
@@ -222,7 +242,7 @@ def load_model(path: "str | os.PathLike[str]", n_ctx: Optional[int] = None,
                           delay=0.5) as bar:
                 if bar.mode != "off":
                     g.prefetch(bar.advance)
-        return Model(g, n_ctx=n_ctx, n_threads=n_threads, isa=isa)
+        return Model(g, n_ctx=n_ctx, n_threads=n_threads, isa=isa, ternary_layout=ternary_layout)
     except BaseException:
         g.close()
         raise

@@ -27,6 +27,9 @@ enum GgmlType : uint32_t {
     GGML_NVFP4 = 40,
     GGML_Q1_0 = 41,
     GGML_Q2_0 = 42,
+    // edgeq-internal run-time layouts, made at load time and never read from or written to a file
+    // (the loader refuses them in a GGUF): ids from the top of the table down.
+    EDGEQ_TL2 = 63,  // ternary lookup-table layout (kernels/ternary_lut.h)
 };
 constexpr int kNumGgmlTypes = 64;  // table size; ids above this are rejected by the loader
 

@@ -8,4 +8,7 @@ void register_float(KernelTable& t);    // F32, F16, BF16 weights; f32 activatio
 void register_legacy(KernelTable& t);   // Q4_0, Q4_1, Q8_0 weights; Q8_0 / Q8_1 activations
 void register_kquants(KernelTable& t);  // Q4_K, Q6_K weights; Q8_K activations
 void register_ternary(KernelTable& t);  // TQ2_0, TQ1_0 weights; ACT_I8_TOKEN activations
+void register_ternary_lut(KernelTable& t);  // EDGEQ_TL2 weights; ACT_I8_LUT3 activations
+// ACT_I8_TOKEN quantization (also the first part of ACT_I8_LUT3).
+void quantize_row_i8_token(const float* x, void* xq, int n);
 }  // namespace edgeq::ref

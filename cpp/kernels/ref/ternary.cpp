@@ -20,33 +20,9 @@
 #include <cstring>
 
 #include "kernels/ref/ref.h"
+#include "kernels/ref/ternary_codes.h"
 
 namespace edgeq::ref {
-
-// ---- Codes --------------------------------------------------------------------------------------
-// Value k (0..255) of a TQ2_0 block as its code c in {0, 1, 2}: k = 128 h + 32 l + m lives in bits
-// 2l..2l+1 of qs[32 h + m].
-static inline int tq2_0_code(const block_tq2_0& b, int k) {
-    const int h = k / 128, l = (k % 128) / 32, m = k % 32;
-    return (b.qs[32 * h + m] >> (2 * l)) & 3;
-}
-
-// Digit n of a base-3 fixed-point byte: multiplying by 3^n (mod 256) moves digit n to the top,
-// and (v * 3) >> 8 reads the top digit.
-static inline int base3_digit(uint8_t byte, int n) {
-    static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
-    const uint8_t v = (uint8_t)(byte * pow3[n]);
-    return (v * 3) >> 8;
-}
-
-// Value k (0..255) of a TQ1_0 block as its code: 0..159 from qs[0..31] (digit k / 32 of
-// qs[k % 32]), 160..239 from qs[32..47] (digit (k - 160) / 16 of qs[32 + k % 16]), 240..255 from
-// qh[0..3] (digit (k - 240) / 4 of qh[k % 4]).
-static inline int tq1_0_code(const block_tq1_0& b, int k) {
-    if (k < 160) return base3_digit(b.qs[k % 32], k / 32);
-    if (k < 240) return base3_digit(b.qs[32 + (k - 160) % 16], (k - 160) / 16);
-    return base3_digit(b.qh[(k - 240) % 4], (k - 240) / 4);
-}
 
 template <typename Block, int (*Code)(const Block&, int)>
 static void dequantize_row_t(const void* w, float* y, int n) {
@@ -60,7 +36,7 @@ static void dequantize_row_t(const void* w, float* y, int n) {
 // ---- ACT_I8_TOKEN quantization (x (n) -> one activation row, layout in kernels.h) --------------
 // s = (float)(127 / max(1e-5, max|x|)) computed in double, q = clamp(round_half_even(x * s), -128, 127)
 // with x * s in float (bitnet.cpp's quantize_row_i8_s), bsum[b] = sum of q over block b.
-static void quantize_row_i8_token(const float* x, void* xq, int n) {
+void quantize_row_i8_token(const float* x, void* xq, int n) {
     uint8_t* out = (uint8_t*)xq;
     float amax = 0.0f;
     for (int k = 0; k < n; k++) amax = std::max(amax, std::fabs(x[k]));

@@ -7,4 +7,5 @@ void register_float(KernelTable& t);
 void register_legacy(KernelTable& t);
 void register_kquants(KernelTable& t);
 void register_ternary(KernelTable& t);
+void register_ternary_lut(KernelTable& t);  // EDGEQ_TL2, ACT_I8_LUT3
 }  // namespace edgeq::avx2
