@@ -32,9 +32,14 @@ const TypeRow kTypes[] = {
     {19, {"IQ1_S", 256, 50}}, {20, {"IQ4_NL", 32, 18}}, {21, {"IQ3_S", 256, 110}},
     {22, {"IQ2_S", 256, 82}}, {23, {"IQ4_XS", 256, 136}}, {24, {"I8", 1, 1}}, {25, {"I16", 1, 2}},
     {26, {"I32", 1, 4}}, {27, {"I64", 1, 8}}, {28, {"F64", 1, 8}}, {29, {"IQ1_M", 256, 56}},
-    {30, {"BF16", 1, 2}}, {34, {"TQ1_0", 256, 54}}, {35, {"TQ2_0", 256, 66}},
+    {30, {"BF16", 1, 2}}, {34, {"TQ1_0", 256, 54}}, {35, {"TQ2_0", 256, 66}}, {36, {"I2_S", 128, 32}},
     {39, {"MXFP4", 32, 17}}, {40, {"NVFP4", 64, 36}}, {41, {"Q1_0", 128, 18}},
 };
+
+// Bytes a tensor of the type holds after its blocks, once per tensor (python/edgeq/gguf.py
+// TENSOR_TRAILER_BYTES): I2_S, bitnet.cpp's ternary type, ends with one f32 scale and 28 bytes of
+// padding (ggml_nbytes = n / 4 + 32 in bitnet.cpp's ggml fork; layout in cpp/model/i2s.h).
+uint64_t tensor_trailer_bytes(uint32_t type) { return type == 36 ? 32 : 0; }
 
 // Bytes of each scalar metadata type; 0 for STRING / ARRAY / unknown.
 size_t scalar_size(uint32_t t) {
@@ -330,7 +335,8 @@ void GgufFile::parse() {
         if (r.shape[0] % (uint64_t)ti.block)
             fail("tensor '" + r.name + "': row length " + std::to_string(r.shape[0]) + " is not a multiple of the " +
                  ti.name + " block size " + std::to_string(ti.block));
-        const uint64_t nbytes = n / (uint64_t)ti.block * (uint64_t)ti.bytes;  // <= 2^50 * 292: no overflow
+        const uint64_t nbytes = n / (uint64_t)ti.block * (uint64_t)ti.bytes  // <= 2^50 * 292: no overflow
+                                + tensor_trailer_bytes(r.type);
         if (r.offset % alignment_)
             fail("tensor '" + r.name + "' offset " + std::to_string(r.offset) + " is not aligned to " +
                  std::to_string(alignment_));

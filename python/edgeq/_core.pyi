@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Model', 'arch_flags', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_status', 'dequantize', 'ggml_types', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'quantize_act', 'quantize_rows', 'runnable_isas', 'type_name', 'type_size']
+__all__: list[str] = ['ACT_I8_LUT3', 'ACT_I8_TOKEN', 'Model', 'TYPE_TL2', 'arch_flags', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_status', 'dequantize', 'ggml_types', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'matmul_rows', 'quantize_act', 'quantize_rows', 'runnable_isas', 'tl_pack', 'type_name', 'type_size']
 class Model:
     """
     A llama-style decoder over zero-copy GGUF tensors, with its KV cache
     """
-    def __init__(self, config: dict, tensors: dict, n_ctx: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, isa: str = '') -> None:
+    def __init__(self, config: dict, tensors: dict, n_ctx: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, isa: str = '', ternary_layout: str = 'auto') -> None:
         """
-        isa: kernel table to use ('' = the dispatched one, as edgeq._core.isa())
+        isa: kernel table to use ('' = the dispatched one, as edgeq._core.isa()); ternary_layout: 'auto' | 'native' | 'tl' (how TQ2_0 / TQ1_0 matrices are kept, see weights.h)
         """
     def eval(self, tokens: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], all_logits: bool = False) -> numpy.typing.NDArray[numpy.float32]:
         """
@@ -41,6 +41,16 @@ class Model:
     @property
     def n_vocab(self) -> int:
         ...
+    @property
+    def ternary_layout(self) -> str:
+        """
+        'tl', 'native' or 'none' (no ternary matrices)
+        """
+    @property
+    def ternary_note(self) -> str:
+        """
+        why ternary_layout='auto' kept the ternary matrices native, else ''
+        """
     @property
     def tied_output(self) -> bool:
         ...
@@ -82,6 +92,8 @@ def matmul_kernel_isa(type: typing.SupportsInt | typing.SupportsIndex, isa: str 
     """
     ISA that implements the matmul kernel for a type
     """
+def matmul_rows(type: typing.SupportsInt | typing.SupportsIndex, w: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n_out: typing.SupportsInt | typing.SupportsIndex, n_in: typing.SupportsInt | typing.SupportsIndex, xq: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], row0: typing.SupportsInt | typing.SupportsIndex, row1: typing.SupportsInt | typing.SupportsIndex, isa: str = '') -> None:
+    ...
 def quantize_act(act: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], isa: str = '') -> numpy.typing.NDArray[numpy.uint8]:
     ...
 def quantize_rows(type: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint8]:
@@ -90,7 +102,12 @@ def quantize_rows(type: typing.SupportsInt | typing.SupportsIndex, x: typing.Ann
     """
 def runnable_isas() -> list[str]:
     ...
+def tl_pack(type: typing.SupportsInt | typing.SupportsIndex, w: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n_out: typing.SupportsInt | typing.SupportsIndex, n_in: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint8]:
+    ...
 def type_name(arg0: typing.SupportsInt | typing.SupportsIndex) -> str:
     ...
 def type_size(arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
     ...
+ACT_I8_LUT3: int = 5
+ACT_I8_TOKEN: int = 4
+TYPE_TL2: int = 63
