@@ -24,8 +24,8 @@ TypeInfo type_info(uint32_t type) {
         case GGML_Q8_K: return {"Q8_K", QK_K, sizeof(block_q8_K)};
         case GGML_TQ1_0: return {"TQ1_0", QK_K, sizeof(block_tq1_0)};
         case GGML_TQ2_0: return {"TQ2_0", QK_K, sizeof(block_tq2_0)};
-        case GGML_MXFP4: return {"MXFP4", 32, 17};
-        case GGML_NVFP4: return {"NVFP4", 64, 36};
+        case GGML_MXFP4: return {"MXFP4", QK_MXFP4, sizeof(block_mxfp4)};
+        case GGML_NVFP4: return {"NVFP4", QK_NVFP4, sizeof(block_nvfp4)};
         case GGML_Q1_0: return {"Q1_0", 128, 18};
         default: return {nullptr, 0, 0};
     }

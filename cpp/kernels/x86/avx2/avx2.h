@@ -7,4 +7,5 @@ void register_float(KernelTable& t);
 void register_legacy(KernelTable& t);
 void register_kquants(KernelTable& t);
 void register_ternary(KernelTable& t);
+void register_fp4(KernelTable& t);
 }  // namespace edgeq::avx2
