@@ -43,6 +43,24 @@ F32Array dequantize(uint32_t type, U8Array data, int64_t n, const std::string& i
     return out;
 }
 
+// x float (rows, n) -> GGUF weight bytes (rows, row bytes) of `type` (the reference quantizer).
+U8Array quantize(uint32_t type, F32Array x) {
+    const KernelTable& t = kernels_for("ref");
+    if (type >= kNumGgmlTypes || !t.quantize_row[type])
+        throw std::invalid_argument(std::string("no weight quantizer for ") + ggml_type_name(type));
+    if (x.ndim() != 2) throw std::invalid_argument("x must be 2-D (rows, n)");
+    const int64_t rows = x.shape(0), n = x.shape(1);
+    const size_t rb = row_bytes_checked(type, n);
+    U8Array out({rows, (int64_t)rb});
+    const float* src = x.data();
+    uint8_t* dst = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        for (int64_t r = 0; r < rows; r++) t.quantize_row[type](src + r * n, dst + r * rb, (int)n);
+    }
+    return out;
+}
+
 // x float (n_tok, n) -> the activation bytes (n_tok, act_row_bytes)
 U8Array quantize_act(int act, F32Array x, const std::string& isa) {
     const KernelTable& t = table(isa);
@@ -105,6 +123,9 @@ void bind_kernels(py::module_& m) {
         return std::string(t.name);
     }, py::arg("type"), py::arg("isa") = "", "ISA that implements the matmul kernel for a type");
     m.def("dequantize", &dequantize, py::arg("type"), py::arg("data"), py::arg("n"), py::arg("isa") = "");
+    m.def("quantize", &quantize, py::arg("type"), py::arg("x"),
+          "Quantize float rows (rows, n) to GGUF bytes (rows, row bytes) with edgeq's reference weight "
+          "quantizer (MXFP4, NVFP4: byte-identical to llama.cpp's quantize_row_*_ref)");
     m.def("quantize_act", &quantize_act, py::arg("act"), py::arg("x"), py::arg("isa") = "");
     m.def("matmul", &matmul, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"), py::arg("x"),
           py::arg("isa") = "");
