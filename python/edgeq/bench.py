@@ -35,6 +35,7 @@ import numpy as np
 
 from . import __version__, _core
 from .cli import UsageError, _int_checked
+from .device import DEVICES, check_device
 from .gguf import GGUFFile, row_bytes
 
 FORMATS = ("md", "json", "jsonl", "csv")
@@ -374,6 +375,8 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", choices=FORMATS, default="md",
                    help="output format (default md)")
     b.add_argument("--no-warmup", action="store_true", help="skip the uncounted warm-up run")
+    b.add_argument("--device", choices=DEVICES, default="cpu",
+                   help="compute device (default cpu; cuda needs a CUDA build and a GPU)")
     b.set_defaults(func=cmd_bench)
     return b
 
@@ -381,6 +384,7 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
 def cmd_bench(args) -> int:
     if not make_tests(args.prompts, args.gens):
         raise UsageError("nothing to measure: every -p and -n size is 0")
+    check_device(args.device)
     from .pull import resolve_model
 
     models = [str(resolve_model(m)) for m in args.models]  # a missing file fails before output
