@@ -122,6 +122,9 @@ struct Runner {
 };
 
 gpu::MatmulPath resolve(const std::string& path, int n_tok) {
+#if defined(EDGEQ_HIP)  // only gemv is ported (see README)
+    if (gpu::parse_path(path) == gpu::MatmulPath::Auto) return gpu::MatmulPath::Gemv;
+#endif
     return gpu::choose_path(gpu::parse_path(path), n_tok, probe().cc_major, probe().cc_minor, probe().fp4mma,
                             allow_fp4_activations());
 }

@@ -51,7 +51,7 @@ __device__ __forceinline__ float dot8(uint32_t w, float4 a, float4 b) {
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
-    for (int o = kGpuWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+    for (int o = kGpuWarp / 2; o > 0; o /= 2) v += EDGEQ_SHFL_XOR(v, o);
     return v;
 }
 
@@ -395,6 +395,9 @@ void launch_gemv(const DeviceFp4& W, const float* X, float* Y, int n_tok) {
 }
 
 void launch_wmma(const DeviceFp4& W, const float* X, float* Y, int n_tok) {
+#if defined(EDGEQ_HIP)
+    throw std::runtime_error("the wmma path is not ported to HIP yet (it needs rocWMMA)");
+#endif
     const dim3 grid((W.n_out + kTM - 1) / kTM, (n_tok + kTN - 1) / kTN);
     if (W.type == GGML_NVFP4) gemm_fp4_wmma<true><<<grid, 128>>>(W.codes, W.scales, X, Y, W.n_out, W.n_in, n_tok);
     else gemm_fp4_wmma<false><<<grid, 128>>>(W.codes, W.scales, X, Y, W.n_out, W.n_in, n_tok);

@@ -68,10 +68,17 @@ typedef __hip_bfloat16 gpu_bf16;
 typedef __nv_bfloat16 gpu_bf16;
 #endif
 
-// Lanes per warp the kernels are written for: 32 on NVIDIA; AMD CDNA (gfx9: MI300, MI355X) runs
-// wavefronts of 64, so the warp-level reductions there take 64 lanes.
-#if defined(EDGEQ_HIP) && defined(__GFX9__)
+// Lanes per warp the kernels are written for, the same on host (launch sizes) and device: 32 on
+// NVIDIA and RDNA; AMD CDNA (MI300, MI355X) runs wavefronts of 64: build with -DEDGEQ_HIP_WAVE64.
+#if defined(EDGEQ_HIP) && defined(EDGEQ_HIP_WAVE64)
 constexpr int kGpuWarp = 64;
 #else
 constexpr int kGpuWarp = 32;
+#endif
+
+// Butterfly exchange across the whole warp / wavefront.
+#if defined(EDGEQ_HIP)
+#define EDGEQ_SHFL_XOR(v, o) __shfl_xor((v), (o))
+#else
+#define EDGEQ_SHFL_XOR(v, o) __shfl_xor_sync(0xffffffffu, (v), (o))
 #endif
