@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <algorithm>
 #include <stdexcept>
 #include <vector>
 
@@ -42,6 +43,24 @@ F32Array dequantize(uint32_t type, U8Array data, int64_t n, const std::string& i
     const uint8_t* src = data.data();
     float* dst = out.mutable_data();
     for (int64_t r = 0; r < rows; r++) t.dequantize_row[type](src + r * rb, dst + r * n, (int)n);
+    return out;
+}
+
+// x float (rows, n) -> GGUF weight bytes (rows, row bytes) of `type` (the reference quantizer).
+U8Array quantize(uint32_t type, F32Array x) {
+    const KernelTable& t = kernels_for("ref");
+    if (type >= kNumGgmlTypes || !t.quantize_row[type])
+        throw std::invalid_argument(std::string("no weight quantizer for ") + ggml_type_name(type));
+    if (x.ndim() != 2) throw std::invalid_argument("x must be 2-D (rows, n)");
+    const int64_t rows = x.shape(0), n = x.shape(1);
+    const size_t rb = row_bytes_checked(type, n);
+    U8Array out({rows, (int64_t)rb});
+    const float* src = x.data();
+    uint8_t* dst = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        for (int64_t r = 0; r < rows; r++) t.quantize_row[type](src + r * n, dst + r * rb, (int)n);
+    }
     return out;
 }
 
@@ -119,6 +138,38 @@ U8Array tl_pack(uint32_t type, U8Array w, int64_t n_out, int64_t n_in) {
     return out;
 }
 
+// The GPU matmul (backends/backend.h): same arguments and result as matmul, no isa.
+F32Array cuda_matmul_py(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, F32Array x, const std::string& path) {
+    if (x.ndim() != 2 || x.shape(1) != n_in) throw std::invalid_argument("x must be (n_tok, n_in)");
+    if (n_out <= 0 || n_out > (1 << 30) || n_in <= 0 || n_in > (1 << 30))
+        throw std::invalid_argument("n_out and n_in must be in [1, 2^30]");
+    const int64_t n_tok = x.shape(0);
+    std::vector<float> y;
+    {
+        py::gil_scoped_release release;
+        y = cuda_matmul(type, w.data(), (size_t)w.size(), (int)n_out, (int)n_in, x.data(), (int)n_tok, path);
+    }
+    F32Array out({n_tok, n_out});
+    std::copy(y.begin(), y.end(), out.mutable_data());
+    return out;
+}
+
+py::dict cuda_benchmark_py(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, int n_tok, const std::string& path,
+                           int iters) {
+    CudaBenchResult r;
+    {
+        py::gil_scoped_release release;
+        r = cuda_benchmark(type, w.data(), (size_t)w.size(), (int)n_out, (int)n_in, n_tok, path, iters);
+    }
+    py::dict d;
+    d["path"] = r.path;
+    d["device"] = r.device;
+    d["seconds"] = r.seconds;
+    d["weight_gbps"] = r.weight_gbps;
+    d["memcpy_gbps"] = r.memcpy_gbps;
+    return d;
+}
+
 }  // namespace
 
 void bind_kernels(py::module_& m) {
@@ -129,6 +180,13 @@ void bind_kernels(py::module_& m) {
     m.def("cpu_model_name", &cpu_model_name);
     m.def("cuda_available", &cuda_available);
     m.def("cuda_status", &cuda_status);
+    m.def("cuda_matmul", &cuda_matmul_py, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"),
+          py::arg("x"), py::arg("path") = "auto",
+          "Y (n_tok, n_out) = X @ W^T on the GPU for MXFP4 / NVFP4 GGUF bytes W; path auto|gemv|wmma|fp4mma. "
+          "RuntimeError 'CUDA not available: <reason>' without a usable device");
+    m.def("cuda_benchmark", &cuda_benchmark_py, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"),
+          py::arg("n_tok") = 1, py::arg("path") = "auto", py::arg("iters") = 20,
+          "Median time of one GPU matmul with resident weights: {path, device, seconds, weight_gbps, memcpy_gbps}");
     m.def("type_name", [](uint32_t t) { return std::string(ggml_type_name(t)); });
     m.def("block_size", &ggml_block_size);
     m.def("type_size", &ggml_type_size);
@@ -148,6 +206,9 @@ void bind_kernels(py::module_& m) {
         return std::string(t.name);
     }, py::arg("type"), py::arg("isa") = "", "ISA that implements the matmul kernel for a type");
     m.def("dequantize", &dequantize, py::arg("type"), py::arg("data"), py::arg("n"), py::arg("isa") = "");
+    m.def("quantize", &quantize, py::arg("type"), py::arg("x"),
+          "Quantize float rows (rows, n) to GGUF bytes (rows, row bytes) with edgeq's reference weight "
+          "quantizer (MXFP4, NVFP4: byte-identical to llama.cpp's quantize_row_*_ref)");
     m.def("quantize_act", &quantize_act, py::arg("act"), py::arg("x"), py::arg("isa") = "");
     m.def("matmul", &matmul, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"), py::arg("x"),
           py::arg("isa") = "");

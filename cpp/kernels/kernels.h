@@ -59,11 +59,14 @@ struct MatmulKernel {
 using QuantizeActFn = void (*)(const float* x, void* xq, int n);
 // One weight row of n values (n a multiple of the block size) -> float.
 using DequantizeRowFn = void (*)(const void* w, float* y, int n);
+// One float row of n values (n a multiple of the block size) -> GGUF blocks of a weight type.
+using QuantizeRowFn = void (*)(const float* x, void* w, int n);
 
 struct KernelTable {
     const char* name = "ref";  // "ref", "avx2", "avx512", "neon", "dotprod"
     MatmulKernel matmul[kNumGgmlTypes];
     DequantizeRowFn dequantize_row[kNumGgmlTypes] = {};
+    QuantizeRowFn quantize_row[kNumGgmlTypes] = {};  // weight quantizers (reference only: MXFP4, NVFP4)
     QuantizeActFn quantize_act[kNumActTypes] = {};
     // Float helpers for attention and norms.
     float (*dot_f32)(const float* a, const float* b, int n) = nullptr;      // sum a[i] b[i]

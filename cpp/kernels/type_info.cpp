@@ -26,8 +26,8 @@ TypeInfo type_info(uint32_t type) {
         case GGML_TQ1_0: return {"TQ1_0", QK_K, sizeof(block_tq1_0)};
         case GGML_TQ2_0: return {"TQ2_0", QK_K, sizeof(block_tq2_0)};
         case GGML_I2_S: return {"I2_S", QK_I2_S, QK_I2_S / 4};  // blocks only: + 32 bytes per tensor
-        case GGML_MXFP4: return {"MXFP4", 32, 17};
-        case GGML_NVFP4: return {"NVFP4", 64, 36};
+        case GGML_MXFP4: return {"MXFP4", QK_MXFP4, sizeof(block_mxfp4)};
+        case GGML_NVFP4: return {"NVFP4", QK_NVFP4, sizeof(block_nvfp4)};
         case GGML_Q1_0: return {"Q1_0", 128, 18};
         // Internal: bytes per 256-value block of a row; the row adds its fp16 scale (weight_row_bytes).
         case EDGEQ_TL2: return {"TL2", QK_K, tl::kBlockBytes / tl::kTileRows};

@@ -132,7 +132,7 @@ void Model::matmuls(std::initializer_list<MatmulOut> outs) {
         const int row0 = (task - p.first_task) * chunk;
         const int row1 = std::min(row0 + chunk, p.w->n_out);
         p.w->fn(p.w->data, p.w->row_bytes, p.xq, p.x_row_bytes, p.y, p.ldy, p.w->n_in, n_tok, row0, row1);
-        if (p.w->scale != 1.0f)  // BitNet's per-tensor scale: y = scale * (W x)
+        if (p.w->scale != 1.0f)  // per-tensor scale (BitNet, NVFP4): y = scale * (W x)
             for (int t = 0; t < n_tok; t++)
                 for (int r = row0; r < row1; r++) p.y[(size_t)t * p.ldy + r] *= p.w->scale;
     });

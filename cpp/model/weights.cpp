@@ -108,16 +108,24 @@ std::vector<float> load_vector(const TensorMap& tensors, const std::string& name
     return v;
 }
 
-// A projection `<p><base>.weight`, with its `<p><base>.scale` when the model has per-matrix scales.
+// The optional per-tensor output scale `<name>.scale` of a matrix: BitNet's (when the model has
+// per-matrix scales) and NVFP4's (ModelOpt's weight_scale_2, as llama.cpp loads it), y = scale * (W x).
+// It multiplies m.scale, which may already hold an I2_S tensor scale not folded into the blocks.
+void load_scale(const ModelConfig& cfg, const TensorMap& tensors, const std::string& name, Matrix& m,
+                const KernelTable& kt) {
+    const std::string scale = name + ".scale";
+    if ((cfg.matmul_scales || m.type == GGML_NVFP4) && tensors.count(scale)) {
+        const float s = load_vector(tensors, scale, 1, kt)[0];
+        if (!std::isfinite(s)) fail(scale, "is not a finite number");
+        m.scale *= s;
+    }
+}
+
+// A projection `<p><base>.weight`, with its `<p><base>.scale` (see load_scale).
 Matrix load_projection(const ModelConfig& cfg, const TensorMap& tensors, const std::string& p, const std::string& base,
                        int n_in, int n_out, const KernelTable& kt, ModelWeights& w) {
     Matrix m = load_matrix(tensors, p + base + ".weight", n_in, n_out, kt, w);
-    const std::string scale = p + base + ".scale";
-    if (cfg.matmul_scales && tensors.count(scale)) {
-        const float s = load_vector(tensors, scale, 1, kt)[0];
-        if (!std::isfinite(s)) fail(scale, "is not a finite number");
-        m.scale *= s;  // times an I2_S tensor scale not folded into the blocks (else 1)
-    }
+    load_scale(cfg, tensors, p + base, m, kt);
     return m;
 }
 
@@ -167,6 +175,7 @@ ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, cons
     w.output_norm = load_vector(tensors, "output_norm.weight", cfg.n_embd, kt);
     if (!tied) {
         w.output = load_matrix(tensors, "output.weight", cfg.n_embd, cfg.n_vocab, kt, w);
+        if (w.output.type == GGML_NVFP4) load_scale(cfg, tensors, "output", w.output, kt);  // as llama.cpp
     } else {
         w.output = w.token_embd;
         w.tied_output = true;

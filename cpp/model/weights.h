@@ -30,7 +30,7 @@ struct Matrix {
     const uint8_t* data = nullptr;
     ActType act = ACT_F32;  // activation format its kernel consumes
     MatmulFn fn = nullptr;
-    float scale = 1.0f;     // BitNet's optional per-tensor output scale (`<name>.scale`)
+    float scale = 1.0f;     // optional per-tensor output scale `<name>.scale` (BitNet, NVFP4)
 };
 
 struct LayerWeights {

@@ -43,6 +43,7 @@ import numpy as np
 from . import __version__, _core
 from .cli import UsageError, _int_checked
 from .energy import Probe, Unavailable
+from .device import DEVICES, check_device
 from .gguf import GGUFFile, row_bytes
 
 FORMATS = ("md", "json", "jsonl", "csv")
@@ -460,6 +461,8 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     b.add_argument("--energy", action="store_true",
                    help="also measure energy (joules, watts, joules per token) with the "
                         "machine's own meter; says why when there is none")
+    b.add_argument("--device", choices=DEVICES, default="cpu",
+                   help="compute device (default cpu; cuda needs a CUDA build and a GPU)")
     b.set_defaults(func=cmd_bench)
     return b
 
@@ -467,6 +470,7 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
 def cmd_bench(args) -> int:
     if not make_tests(args.prompts, args.gens):
         raise UsageError("nothing to measure: every -p and -n size is 0")
+    check_device(args.device)
     from .pull import resolve_model
 
     models = [str(resolve_model(m)) for m in args.models]  # a missing file fails before output

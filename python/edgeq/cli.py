@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from . import __version__
+from .device import DEVICES, DeviceError, check_device
 
 DEBUG_ENV = "EDGEQ_DEBUG"  # set to 1 to get tracebacks for unexpected errors
 
@@ -122,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="apply the model's chat template (default: on without -p/-f or with "
                         "--system, off otherwise)")
     r.add_argument("--system", metavar="TEXT", help="system message for chat (implies --chat)")
+    r.add_argument("--device", choices=DEVICES, default="cpu",
+                   help="compute device (default cpu; cuda needs a CUDA build and a GPU)")
     r.add_argument("--no-bos", action="store_true",
                    help="do not add the BOS token to a raw prompt")
     r.add_argument("--energy", action="store_true",
@@ -247,6 +250,7 @@ def _chat_template(model):
 def cmd_run(args) -> int:
     from .pull import resolve_model
 
+    check_device(args.device)
     params = _sampling_params(args)
     prompt = _prompt_text(args)  # read before loading: a missing file fails fast
     chat = args.chat if args.chat is not None else (prompt is None or args.system is not None)
@@ -433,7 +437,7 @@ def _expected_errors() -> tuple:
     from .gguf import GGUFError
     from .pull import PullError
 
-    return (CliError, GGUFError, PullError, ChatTemplateError, PromptTooLongError, OSError)
+    return (CliError, GGUFError, PullError, ChatTemplateError, PromptTooLongError, DeviceError, OSError)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

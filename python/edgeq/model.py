@@ -31,6 +31,11 @@ DEFAULT_MAX_CTX = 4096
 # else native). The logits are the same bit for bit either way.
 TERNARY_LAYOUTS = ("auto", "native", "tl")
 
+# bitnet.cpp's fork numbers its own formats I2_S 36, I8_S 37, TL1 38, TL2 39: in its architectures'
+# files, type 39 is TL2, not ggml's MXFP4 (design.md); its bytes must never be read as MXFP4.
+_BITNET_CPP_ARCHS = ("bitnet-b1.58", "bitnet-25")
+_MXFP4_OR_TL2 = 39
+
 
 def physical_cores() -> int:
     """Physical cores among the CPUs this process may run on (hyper-threads share a core's
@@ -82,6 +87,11 @@ def read_config(g: GGUFFile) -> Dict[str, Any]:
     linear_identity = scaling == "linear" and _meta_float(g, f"{arch}.rope.scaling.factor", 1.0) == 1.0
     if scaling not in (None, "none") and not linear_identity:  # llama.cpp writes linear x1 for BitNet
         raise GGUFError(f"{g.path}: RoPE scaling type {scaling!r} is not supported")
+    if arch in _BITNET_CPP_ARCHS:
+        for t in g:
+            if t.type == _MXFP4_OR_TL2:
+                raise GGUFError(f"{g.path}: tensor '{t.name}' has type 39, which bitnet.cpp's {arch} files use "
+                                "for its TL2 format (not MXFP4): unsupported")
     if "token_embd.weight" not in g.tensors:
         raise GGUFError(f"{g.path}: missing tensor 'token_embd.weight'")
     embd = g.tensors["token_embd.weight"]

@@ -12,6 +12,7 @@ BitNet (cfg flags, as llama.cpp's build_bitnet and bitnet.cpp's build_bitnet_158
     sub_norms:     x += rmsnorm(att) * attn_sub_norm Wo^T;  h = rmsnorm(h) * ffn_sub_norm before Wd
     ffn_act:       "silu": silu(g) * u;  "relu2": max(g, 0)^2 * u
     matmul_scales: y = (x W^T) * s for each `<matrix>.scale` tensor s (1 element) in the file
+NVFP4 matrices: y = (x W^T) * s for their `<matrix>.scale` (ModelOpt's weight_scale_2), any arch
 """
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def rope(x: np.ndarray, positions: np.ndarray, base: float, rope_dim: int, neox:
 
 
 # Weight types whose edgeq kernels take 8-bit activations in blocks of 32 (Q8_0 / Q8_1).
-Q8_BLOCK32_WEIGHTS = {GGMLQuantizationType.Q4_0, GGMLQuantizationType.Q4_1, GGMLQuantizationType.Q8_0}
+Q8_BLOCK32_WEIGHTS = {GGMLQuantizationType.Q4_0, GGMLQuantizationType.Q4_1, GGMLQuantizationType.Q8_0,
+                      GGMLQuantizationType.MXFP4, GGMLQuantizationType.NVFP4}
 
 
 def q8_block32(x: np.ndarray):
@@ -134,12 +136,16 @@ class RefLlama:
             if cfg.get("sub_norms"):
                 for k in ("attn_sub_norm", "ffn_sub_norm"):
                     self.layers[-1][k] = dequant(g, p + k + ".weight")
-        # name of a matrix's weight -> its scale (BitNet's optional `<matrix>.scale` tensors)
+        # name of a matrix's weight -> its scale: BitNet's optional `<matrix>.scale` tensors, and
+        # NVFP4's per-tensor scale (llama.cpp loads it for the projections and an NVFP4 output)
         self.scales = {}
-        if cfg.get("matmul_scales"):
-            for n in list(self.types):
-                if n.endswith(".scale"):
-                    self.scales[n[:-len(".scale")] + ".weight"] = float(dequant(g, n).reshape(-1)[0])
+        for n in list(self.types):
+            w = n[:-len(".scale")] + ".weight"
+            if not (n.endswith(".scale") and w in self.types):
+                continue
+            nvfp4 = self.types[w] == GGMLQuantizationType.NVFP4
+            if (cfg.get("matmul_scales") and w != "output.weight") or nvfp4:
+                self.scales[w] = float(dequant(g, n).reshape(-1)[0])
         self.output_name = "output.weight" if "output.weight" in g.tensors else "token_embd.weight"
 
     def mm(self, x: np.ndarray, w: np.ndarray, name: str) -> np.ndarray:

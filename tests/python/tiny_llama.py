@@ -6,6 +6,8 @@ import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as T
 
+from fp4_ref import nvfp4_quantize
+
 TINY = dict(n_layer=2, n_embd=64, n_ff=96, n_head=4, n_head_kv=2, n_vocab=80, rope_base=10000.0,
             rms_eps=1e-5, context_length=64)
 
@@ -16,6 +18,8 @@ def _add(w: "gguf.GGUFWriter", name: str, a: np.ndarray, qtype: T) -> None:
         w.add_tensor(name, a)
     elif qtype == T.F16:
         w.add_tensor(name, a.astype(np.float16))
+    elif qtype == T.NVFP4:  # the gguf package has no NVFP4 quantizer: a numpy model of llama.cpp's
+        w.add_tensor(name, nvfp4_quantize(a.reshape(-1, a.shape[-1])), raw_dtype=qtype)
     else:  # quantized (and BF16): the gguf package's quantizer, bytes with raw_dtype
         w.add_tensor(name, gguf.quants.quantize(a, qtype), raw_dtype=qtype)
 
@@ -33,7 +37,8 @@ def write_tiny_llama(path, weight_type: T = T.F32, tied: bool = False, seed: int
     extra_u32: more uint32 metadata (e.g. to make a file the loader must refuse).
     arch: "llama", or a BitNet arch (adds blk.N.attn_sub_norm / ffn_sub_norm);
     embd_type: type of token_embd and output (default: weight_type, F16 for ternary types);
-    scales: add a random 1-element `blk.N.<matrix>.scale` for every projection (BitNet)."""
+    scales: add a random 1-element `blk.N.<matrix>.scale` for every projection (BitNet, NVFP4's
+    per-tensor scale), and `output.scale` for an untied NVFP4 output."""
     p = dict(TINY, **over)
     rng = np.random.default_rng(seed)
     D, F, H, KV, V = p["n_embd"], p["n_ff"], p["n_head"], p["n_head_kv"], p["n_vocab"]
@@ -89,6 +94,8 @@ def write_tiny_llama(path, weight_type: T = T.F32, tied: bool = False, seed: int
     _add(w, "output_norm.weight", norm(D), T.F32)
     if not tied:
         _add(w, "output.weight", rng.standard_normal((V, D)) * 4.0 / np.sqrt(D), embd_type)
+        if scales and embd_type == T.NVFP4:
+            _add(w, "output.scale", rng.uniform(0.5, 2.0, size=1), T.F32)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

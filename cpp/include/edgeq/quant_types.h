@@ -166,4 +166,50 @@ static inline ggml_half fp32_to_fp16(float f) {
 
 static inline float bf16_to_fp32(ggml_bf16 h) { return fp32_from_bits((uint32_t)h << 16); }
 
+// ---- FP4 (E2M1) formats ----------------------------------------------------------------------
+// Both store 4-bit E2M1 codes (sign bit 3, then 2 exponent bits and 1 mantissa bit) and decode them
+// as ggml does: kvalues_fp4[code] is TWICE the E2M1 value (so it is an integer), and the scale
+// helpers below return HALF the scale, so value = kvalues_fp4[code] * scale_half exactly.
+constexpr int QK_MXFP4 = 32;
+constexpr int QK_NVFP4 = 64;
+constexpr int QK_NVFP4_SUB = 16;
+
+// E2M1 values {0, 0.5, 1, 1.5, 2, 3, 4, 6} and their negatives, doubled (OCP MX spec v1.0).
+constexpr int8_t kvalues_fp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// MXFP4 (OCP microscaling): y = kvalues_fp4[q] * e8m0_to_fp32_half(e). Element j (low nibble) and
+// j + 16 (high nibble) share qs[j], as in Q4_0.
+struct block_mxfp4 {
+    uint8_t e;  // E8M0 scale: 2^(e - 127)
+    uint8_t qs[QK_MXFP4 / 2];
+};
+static_assert(sizeof(block_mxfp4) == 17, "block_mxfp4 is 17 bytes in GGUF");
+
+// NVFP4: 64 values = four sub-blocks of 16, each with a UE4M3 scale d[s]; in sub-block s, value j
+// (low nibble) and j + 8 (high nibble) share qs[8 s + j]: y[16 s + j] = kvalues_fp4[q] *
+// ue4m3_to_fp32_half(d[s]). A model may add a per-tensor float `<name>.scale` (ModelOpt's
+// weight_scale_2) that multiplies the matmul output.
+struct block_nvfp4 {
+    uint8_t d[QK_NVFP4 / QK_NVFP4_SUB];
+    uint8_t qs[QK_NVFP4 / 2];
+};
+static_assert(sizeof(block_nvfp4) == 36, "block_nvfp4 is 36 bytes in GGUF");
+
+// 2^(e - 128) (half the E8M0 scale 2^(e - 127)), ggml_e8m0_to_fp32_half: float subnormals for
+// e < 2. e = 255 (NaN in the MX spec) decodes as 2^127, as in ggml, which ignores NaNs.
+static inline float e8m0_to_fp32_half(uint8_t e) {
+    return fp32_from_bits(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
+}
+
+// Half the value of an unsigned E4M3 byte (bias 7, 3 mantissa bits, subnormals man * 2^-9), bit
+// for bit ggml_ue4m3_to_fp32 for all 256 bytes: 0 and 0x7F (NaN) decode as 0; bit 7 is not a
+// sign, it is dropped by the 4-bit exponent mask (so 0xFF decodes as 240, as in ggml).
+// Exact: man * 2^k is a float.
+static inline float ue4m3_to_fp32_half(uint8_t x) {
+    if (x == 0 || x == 0x7F) return 0.0f;
+    const int exp = (x >> 3) & 0xF, man = x & 7;
+    if (exp == 0) return (float)man * 0x1p-10f;                        // man * 2^-9 / 2
+    return (float)(8 + man) * fp32_from_bits((uint32_t)(exp - 11 + 127) << 23);  // (1 + man/8) 2^(exp-7) / 2
+}
+
 }  // namespace edgeq

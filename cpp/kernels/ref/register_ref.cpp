@@ -7,5 +7,6 @@ void register_ref(KernelTable& t) {
     ref::register_kquants(t);
     ref::register_ternary(t);
     ref::register_ternary_lut(t);
+    ref::register_fp4(t);
 }
 }  // namespace edgeq

@@ -8,4 +8,5 @@ void register_legacy(KernelTable& t);
 void register_kquants(KernelTable& t);
 void register_ternary(KernelTable& t);
 void register_ternary_lut(KernelTable& t);  // EDGEQ_TL2, ACT_I8_LUT3
+void register_fp4(KernelTable& t);
 }  // namespace edgeq::avx2

@@ -25,18 +25,6 @@ namespace {
 
 inline float half(ggml_half h) { return _cvtsh_ss(h); }
 
-// 16 bytes of nibbles -> 32 bytes: lanes 0..15 the low nibbles, 16..31 the high ones.
-inline __m256i unpack_nibbles(const uint8_t* qs) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
-}
-
-// 16 int16 pair sums -> 8 int32 -> float
-inline __m256 pairs_to_float(__m256i p16) {
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-}
-
 // ---- Activation quantization (see ref/legacy.cpp for the spec) ------------------------------
 // One block of 32 floats -> q (32 int8, element order kept); returns d. *qsum = sum of q.
 inline float quantize_block_q8(const float* x, int8_t* q, int* qsum) {
@@ -124,8 +112,6 @@ void dequantize_row_q8_0(const void* w, float* y, int n) {
 }
 
 // ---- Matmul tiles ----------------------------------------------------------------------------
-inline __m256i load32(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-
 // Lane k of v in all 8 lanes (k is a constant once the row loop is unrolled).
 inline __m256 lane(__m256 v, int k) { return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(k)); }
 
