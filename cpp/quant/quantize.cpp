@@ -11,7 +11,7 @@
 
 namespace edgeq {
 
-QuantizeRowFn weight_quantizer(uint32_t type) {
+WeightQuantizerFn weight_quantizer(uint32_t type) {
     switch (type) {
         case GGML_Q4_K: return quant::quantize_row_q4_K;
         case GGML_Q6_K: return quant::quantize_row_q6_K;
@@ -19,9 +19,14 @@ QuantizeRowFn weight_quantizer(uint32_t type) {
     }
 }
 
+bool has_weight_quantizer(uint32_t type) {
+    return weight_quantizer(type) || (type < kNumGgmlTypes && kernels_for("ref").quantize_row[type]);
+}
+
 void quantize_rows(uint32_t type, const float* src, void* dst, int64_t n_rows, int64_t n_per_row, int n_threads) {
-    const QuantizeRowFn fn = weight_quantizer(type);
-    if (!fn) throw std::invalid_argument(std::string("no C++ quantizer for type ") + ggml_type_name(type));
+    const WeightQuantizerFn fn = weight_quantizer(type);
+    const QuantizeRowFn kernel_fn = type < kNumGgmlTypes ? kernels_for("ref").quantize_row[type] : nullptr;
+    if (!fn && !kernel_fn) throw std::invalid_argument(std::string("no C++ quantizer for type ") + ggml_type_name(type));
     const int64_t block = ggml_block_size(type);
     if (n_per_row <= 0 || n_per_row % block != 0)
         throw std::invalid_argument(std::string(ggml_type_name(type)) + " rows must be a positive multiple of " +
@@ -34,7 +39,12 @@ void quantize_rows(uint32_t type, const float* src, void* dst, int64_t n_rows, i
     const int64_t n_parts = std::min<int64_t>(n_threads, n_rows);
     auto part = [&](int64_t p) {
         const int64_t r0 = n_rows * p / n_parts, r1 = n_rows * (p + 1) / n_parts;
-        fn(src + r0 * n_per_row, static_cast<uint8_t*>(dst) + r0 * row_bytes, (r1 - r0) * n_per_row);
+        if (fn) {
+            fn(src + r0 * n_per_row, static_cast<uint8_t*>(dst) + r0 * row_bytes, (r1 - r0) * n_per_row);
+            return;
+        }
+        for (int64_t r = r0; r < r1; r++)  // the kernel table's quantizers take one row at a time
+            kernel_fn(src + r * n_per_row, static_cast<uint8_t*>(dst) + r * row_bytes, (int)n_per_row);
     };
     std::vector<std::thread> workers;
     for (int64_t p = 1; p < n_parts; p++) workers.emplace_back(part, p);

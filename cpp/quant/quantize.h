@@ -6,8 +6,9 @@
 // off the inference path: they are plain scalar C++, identical on every ISA (this directory is
 // compiled with -ffp-contract=off so no compiler fuses a multiply-add that ggml does not).
 //
-// Types with a quantizer here: Q4_K, Q6_K (the gguf package quantizes the simpler types in numpy;
-// python/edgeq/quantize.py picks per type).
+// Types with a quantizer here: Q4_K, Q6_K; quantize_rows also runs the reference kernel table's
+// weight quantizers (kernels.h quantize_row: MXFP4, NVFP4). The gguf package quantizes the simpler
+// types in numpy; python/edgeq/quantize.py picks per type.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -16,10 +17,12 @@ namespace edgeq {
 
 // x (n) float -> n / block_size(type) blocks at y. n must be a multiple of the type's block size
 // (rows are independent runs of blocks, so one call may cover several rows).
-using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
+using WeightQuantizerFn = void (*)(const float* x, void* y, int64_t n);
 
-// The quantizer of a GGUF type, or nullptr if edgeq has none in C++.
-QuantizeRowFn weight_quantizer(uint32_t type);
+// The quantizer of a GGUF type in this directory, or nullptr.
+WeightQuantizerFn weight_quantizer(uint32_t type);
+// Whether quantize_rows can write the type (here or through the reference kernel table).
+bool has_weight_quantizer(uint32_t type);
 
 // src (n_rows, n_per_row) row-major float -> dst (n_rows rows of GGUF blocks, back to back).
 // Rows are split over n_threads threads (the caller's included; <= 0: hardware concurrency);

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ACT_I8_LUT3', 'ACT_I8_TOKEN', 'Model', 'TYPE_TL2', 'arch_flags', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_status', 'dequantize', 'ggml_types', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'matmul_rows', 'quantize_act', 'quantize_rows', 'runnable_isas', 'tl_pack', 'type_name', 'type_size']
+__all__: list[str] = ['ACT_I8_LUT3', 'ACT_I8_TOKEN', 'Model', 'TYPE_TL2', 'arch_flags', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_benchmark', 'cuda_matmul', 'cuda_status', 'dequantize', 'ggml_types', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'matmul_rows', 'quantize', 'quantize_act', 'quantize_rows', 'runnable_isas', 'tl_pack', 'type_name', 'type_size']
 class Model:
     """
     A llama-style decoder over zero-copy GGUF tensors, with its KV cache
@@ -68,6 +68,14 @@ def cpu_model_name() -> str:
     ...
 def cuda_available() -> bool:
     ...
+def cuda_benchmark(type: typing.SupportsInt | typing.SupportsIndex, w: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n_out: typing.SupportsInt | typing.SupportsIndex, n_in: typing.SupportsInt | typing.SupportsIndex, n_tok: typing.SupportsInt | typing.SupportsIndex = 1, path: str = 'auto', iters: typing.SupportsInt | typing.SupportsIndex = 20) -> dict:
+    """
+    Median time of one GPU matmul with resident weights: {path, device, seconds, weight_gbps, memcpy_gbps}
+    """
+def cuda_matmul(type: typing.SupportsInt | typing.SupportsIndex, w: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n_out: typing.SupportsInt | typing.SupportsIndex, n_in: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], path: str = 'auto') -> numpy.typing.NDArray[numpy.float32]:
+    """
+    Y (n_tok, n_out) = X @ W^T on the GPU for MXFP4 / NVFP4 GGUF bytes W; path auto|gemv|wmma|fp4mma. RuntimeError 'CUDA not available: <reason>' without a usable device
+    """
 def cuda_status() -> str:
     ...
 def dequantize(type: typing.SupportsInt | typing.SupportsIndex, data: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n: typing.SupportsInt | typing.SupportsIndex, isa: str = '') -> numpy.typing.NDArray[numpy.float32]:
@@ -94,6 +102,10 @@ def matmul_kernel_isa(type: typing.SupportsInt | typing.SupportsIndex, isa: str 
     """
 def matmul_rows(type: typing.SupportsInt | typing.SupportsIndex, w: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n_out: typing.SupportsInt | typing.SupportsIndex, n_in: typing.SupportsInt | typing.SupportsIndex, xq: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], y: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], row0: typing.SupportsInt | typing.SupportsIndex, row1: typing.SupportsInt | typing.SupportsIndex, isa: str = '') -> None:
     ...
+def quantize(type: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.uint8]:
+    """
+    Quantize float rows (rows, n) to GGUF bytes (rows, row bytes) with edgeq's reference weight quantizer (MXFP4, NVFP4: byte-identical to llama.cpp's quantize_row_*_ref)
+    """
 def quantize_act(act: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], isa: str = '') -> numpy.typing.NDArray[numpy.uint8]:
     ...
 def quantize_rows(type: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint8]:
