@@ -55,6 +55,8 @@ Model::Model(ModelConfig cfg, const TensorMap& tensors, int n_ctx, int n_threads
     size_t act_bytes[kNumActTypes] = {};
     auto need = [&](const Matrix& m) {
         act_bytes[m.act] = std::max(act_bytes[m.act], act_row_bytes(m.act, m.n_in));
+        if (m.prefill_min_tokens > 0)  // the prefill form's activations too
+            act_bytes[m.prefill.act] = std::max(act_bytes[m.prefill.act], act_row_bytes(m.prefill.act, m.n_in));
     };
     for (const LayerWeights& L : w_.layers)
         for (const Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) need(*m);
@@ -81,17 +83,23 @@ void Model::set_input(const float* x, int n_tok, int dim) {
 void Model::matmuls(std::initializer_list<MatmulOut> outs) {
     struct Part {
         const Matrix* w;
+        Matrix::Form form;  // the stored form this batch multiplies with
         float* y;
         size_t ldy;
         const void* xq;
         size_t x_row_bytes;
         int first_task;
     };
+    // A matrix's main form, or its prefill form for a batch big enough (Matrix::prefill).
+    auto form_of = [&](const Matrix& w) {
+        if (w.prefill_min_tokens > 0 && in_.n_tok >= w.prefill_min_tokens) return w.prefill;
+        return Matrix::Form{w.type, w.row_bytes, w.data, w.act, w.fn};
+    };
     Part parts[4];
     int n_parts = 0, total_rows = 0, align = kRowAlign;
     for (const MatmulOut& o : outs) {
         total_rows += o.w->n_out;
-        align = std::max(align, matmul_row_tile(o.w->type));  // tiles are powers of two: a multiple of all
+        align = std::max(align, matmul_row_tile(form_of(*o.w).type));  // tiles are powers of two
     }
     const int per_chunk = std::max(
         align, (total_rows + pool_.size() * kTasksPerThread - 1) / (pool_.size() * kTasksPerThread));
@@ -100,8 +108,9 @@ void Model::matmuls(std::initializer_list<MatmulOut> outs) {
     for (const MatmulOut& o : outs) {
         const Matrix& w = *o.w;
         if (w.n_in != in_.dim || n_parts == 4) throw std::logic_error("matmul input does not match the weight");
-        const ActType act = w.act;
         Part& p = parts[n_parts++];
+        p.form = form_of(w);
+        const ActType act = p.form.act;
         p.w = &w;
         p.y = o.y;
         p.ldy = o.ldy;
@@ -131,7 +140,7 @@ void Model::matmuls(std::initializer_list<MatmulOut> outs) {
         const Part& p = parts[i];
         const int row0 = (task - p.first_task) * chunk;
         const int row1 = std::min(row0 + chunk, p.w->n_out);
-        p.w->fn(p.w->data, p.w->row_bytes, p.xq, p.x_row_bytes, p.y, p.ldy, p.w->n_in, n_tok, row0, row1);
+        p.form.fn(p.form.data, p.form.row_bytes, p.xq, p.x_row_bytes, p.y, p.ldy, p.w->n_in, n_tok, row0, row1);
         if (p.w->scale != 1.0f)  // per-tensor scale (BitNet, NVFP4): y = scale * (W x)
             for (int t = 0; t < n_tok; t++)
                 for (int r = row0; r < row1; r++) p.y[(size_t)t * p.ldy + r] *= p.w->scale;

@@ -18,6 +18,11 @@ TernaryLayout parse_ternary_layout(const std::string& s) {
 
 namespace {
 
+// Batches of at least this many tokens multiply with the native TQ form of a TL2 matrix.
+// Measured (bench/ternary_lut.py, AVX-512, 2 threads): TL2 decodes faster, the VNNI TQ2_0 kernel
+// is ~1.5x faster from a few tokens on.
+constexpr int kTl2PrefillMinTokens = 8;
+
 bool is_ternary(uint32_t type) { return type == GGML_TQ2_0 || type == GGML_TQ1_0; }
 
 // The projections a layout applies to, with their GGUF names.
@@ -46,6 +51,13 @@ void apply_ternary_layout(ModelWeights& w, TernaryLayout layout, const KernelTab
     if (todo.empty() || layout == TernaryLayout::Native) return;
     const MatmulKernel& k = kt.matmul[EDGEQ_TL2];
     if (!k.fn || !kt.quantize_act[k.act]) throw std::logic_error(std::string("kernel table '") + kt.name + "' lacks TL2");
+    // Auto converts only where TL2 has SIMD kernels: this table's TL2 matmul is its own, not the
+    // scalar reference's (an ISA without them, e.g. NEON today, keeps its fast TQ kernels).
+    if (layout == TernaryLayout::Auto && std::string(kt.name) != "ref" &&
+        k.fn == kernels_for("ref").matmul[EDGEQ_TL2].fn) {
+        w.ternary_note = std::string("no TL2 kernels for ISA ") + kt.name;
+        return;
+    }
 
     // Convert into storage of our own first: Auto may still keep every matrix native.
     ModelWeights staging;
@@ -60,6 +72,11 @@ void apply_ternary_layout(ModelWeights& w, TernaryLayout layout, const KernelTab
             return;
         }
         Matrix c = *m;
+        // The native form stays for prefill where its kernel is SIMD (see Matrix::prefill).
+        if (m->fn != kernels_for("ref").matmul[m->type].fn || std::string(kt.name) == "ref") {
+            c.prefill = {m->type, m->row_bytes, m->data, m->act, m->fn};
+            c.prefill_min_tokens = kTl2PrefillMinTokens;
+        }
         c.type = EDGEQ_TL2;
         c.row_bytes = weight_row_bytes(EDGEQ_TL2, m->n_in);
         c.data = data;

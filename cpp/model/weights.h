@@ -31,6 +31,20 @@ struct Matrix {
     ActType act = ACT_F32;  // activation format its kernel consumes
     MatmulFn fn = nullptr;
     float scale = 1.0f;     // optional per-tensor output scale `<name>.scale` (BitNet, NVFP4)
+
+    // A second stored form of the same weights, used for batches of at least prefill_min_tokens
+    // tokens (0: none). apply_ternary_layout keeps the native TQ form here when it converts a
+    // matrix to TL2: TL2 reads fewer bytes (decode is bandwidth-bound), the TQ kernels do more
+    // multiply-adds per cycle (prefill is compute-bound: AVX-512 VNNI). Both give the same bits.
+    struct Form {
+        uint32_t type = 0;
+        size_t row_bytes = 0;
+        const uint8_t* data = nullptr;
+        ActType act = ACT_F32;
+        MatmulFn fn = nullptr;
+    };
+    Form prefill;
+    int prefill_min_tokens = 0;
 };
 
 struct LayerWeights {
