@@ -24,10 +24,12 @@ def test_stub_matches_module():
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             functions.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            functions.add(node.target.id)  # a constant (e.g. TYPE_TL2: int)
         elif isinstance(node, ast.ClassDef):
             classes[node.name] = _public(n.name for n in node.body
                                          if isinstance(n, ast.FunctionDef))
-    exported = _public(dir(_core)) - {"annotations"}
+    exported = _public(dir(_core)) - {"annotations"}  # (the stub's `from __future__` import)
     module_classes = {n for n in exported if isinstance(getattr(_core, n), type)}
     assert functions == exported - module_classes
     assert set(classes) == module_classes
