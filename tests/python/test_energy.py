@@ -11,6 +11,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -626,7 +627,8 @@ def test_trust_rejects_a_counter_that_does_not_move(tmp_path):
     with pytest.raises(Unavailable, match=r"did not advance during a 0.3 s busy loop"):
         trust(src, no_load)
 
-    def load(seconds):  # the package counter moves by 3 J under "load"
+    def load(seconds):  # the package counter moves by 3 J over the "load" (~10 W: plausible)
+        time.sleep(seconds)
         p = tmp_path / PC.lstrip("/") / "intel-rapl:0/energy_uj"
         p.write_text(str(int(p.read_text()) + 3_000_000))
     assert trust(src, load).joules == pytest.approx(3.0)
