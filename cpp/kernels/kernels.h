@@ -19,7 +19,8 @@ enum ActType : int {
     ACT_Q8_1 = 2,  // block_q8_1 rows (for Q4_1 weights)
     ACT_Q8_K = 3,  // block_q8_K rows (for Q4_K, Q6_K weights)
     ACT_I8_TOKEN = 4,  // one int8 row per token, one scale (for TQ1_0, TQ2_0; see below)
-    kNumActTypes = 5,
+    ACT_Q8_PLANES = 5, // block_q8_planes rows: int8 per 128 values as bit planes (for Q1_0)
+    kNumActTypes = 6,
 };
 
 // ACT_I8_TOKEN row of n values (n % 256 == 0), bitnet.cpp's quantize_row_i8_s:
@@ -28,6 +29,10 @@ enum ActType : int {
 // -128, 127), x ~ q / s; bsum[b] = sum of q over values 256 b .. 256 b + 255.
 inline size_t i8_token_scale_offset(int n) { return (size_t)n; }
 inline size_t i8_token_bsum_offset(int n) { return (size_t)n + 4; }
+
+// ACT_Q8_PLANES row of n values (n % 128 == 0): n / 128 block_q8_planes (quant_types.h). Per block
+// of 128: d = amax / 127 (float), q[j] = d != 0 ? round_half_even(x[j] / d) : 0 (so |q| <= 127),
+// sum = sum_j q[j], q stored as 8 bit planes. One float scale per 128 values, matching Q1_0's block.
 
 // Bytes of one activation row of n values in format `act` (n a multiple of the block size).
 size_t act_row_bytes(ActType act, int n);

@@ -26,7 +26,7 @@ TypeInfo type_info(uint32_t type) {
         case GGML_TQ2_0: return {"TQ2_0", QK_K, sizeof(block_tq2_0)};
         case GGML_MXFP4: return {"MXFP4", 32, 17};
         case GGML_NVFP4: return {"NVFP4", 64, 36};
-        case GGML_Q1_0: return {"Q1_0", 128, 18};
+        case GGML_Q1_0: return {"Q1_0", QK1_0, sizeof(block_q1_0)};
         default: return {nullptr, 0, 0};
     }
 }
@@ -46,6 +46,7 @@ size_t act_row_bytes(ActType act, int n) {
         case ACT_Q8_1: return (size_t)(n / QK8_1) * sizeof(block_q8_1);
         case ACT_Q8_K: return (size_t)(n / QK_K) * sizeof(block_q8_K);
         case ACT_I8_TOKEN: return (i8_token_bsum_offset(n) + (size_t)(n / QK_K) * 4 + 63) / 64 * 64;
+        case ACT_Q8_PLANES: return (size_t)(n / QK1_0) * sizeof(block_q8_planes);
         default: return 0;
     }
 }

@@ -6,5 +6,6 @@ void register_ref(KernelTable& t) {
     ref::register_legacy(t);
     ref::register_kquants(t);
     ref::register_ternary(t);
+    ref::register_binary(t);
 }
 }  // namespace edgeq

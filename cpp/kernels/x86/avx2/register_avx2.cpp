@@ -6,5 +6,6 @@ void register_avx2(KernelTable& t) {
     avx2::register_legacy(t);
     avx2::register_kquants(t);
     avx2::register_ternary(t);
+    avx2::register_binary(t);
 }
 }  // namespace edgeq

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "kernels/x86/avx512/avx512.h"
 
 namespace edgeq {
@@ -6,5 +8,8 @@ void register_avx512(KernelTable& t) {
     avx512::register_legacy(t);
     avx512::register_kquants(t);
     avx512::register_ternary(t);
+    // VPOPCNTD is not part of the avx512 tier's baseline: without it Q1_0 keeps the AVX2 kernel.
+    const auto f = cpu_features();
+    if (std::find(f.begin(), f.end(), "avx512vpopcntdq") != f.end()) avx512::register_binary(t);
 }
 }  // namespace edgeq

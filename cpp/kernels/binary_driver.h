@@ -1,0 +1,59 @@
+// The ISA-neutral loop nest of the Q1_0 x ACT_Q8_PLANES matmul kernels (the spec is
+// cpp/kernels/ref/binary.cpp), shared by the x86 and ARM files the way ternary_driver.h is: no
+// intrinsics here, each ISA's kernel class K (in that ISA's namespace, compiled with its flags)
+// supplies the vector work.
+//
+// One vector lane = one weight row (K::kLanes rows per tile), so each output keeps the reference's
+// float order in its own lane. Per (row tile, block) K::load transposes the tile's weight bits into
+// four vectors (lane r = 32-bit word k of row r's 128 bits) and converts the kLanes fp16 scales;
+// that tile is then reused by every token of the chunk: K::accumulate ANDs it with the token's
+// broadcast bit planes, popcounts, and does acc = fma(d_w * d_x, (float)isum, acc) per lane.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "kernels/kernels.h"
+
+namespace edgeq::binary {
+
+// Tokens whose activations stay cache-resident while every row tile passes over them
+// (64 * n_in * 136 / 128 bytes: 600 KB for n_in = 8192).
+constexpr int kChunk = 64;
+
+// The MatmulFn contract (kernels.h) for Q1_0 weights with ACT_Q8_PLANES activations.
+// K provides: kLanes, Tile, load(const uint8_t* const rows[kLanes], int b, Tile&),
+// accumulate(const Tile&, const block_q8_planes& x, float* acc /* kLanes */).
+template <class K>
+void matmul(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_bytes, float* Y, size_t ldy, int n_in,
+            int n_tok, int row0, int row1) {
+    constexpr int L = K::kLanes;
+    const int nb = n_in / QK1_0;
+    thread_local std::vector<float> facc;  // (tokens of the chunk, L lanes): the float accumulators
+    facc.resize((size_t)kChunk * L);
+    for (int tc = 0; tc < n_tok; tc += kChunk) {
+        const int nt = std::min(kChunk, n_tok - tc);
+        const uint8_t* X = (const uint8_t*)Xq + (size_t)tc * x_row_bytes;
+        for (int r = row0; r < row1; r += L) {
+            const uint8_t* rows[L];  // a ragged last tile repeats its last row; those lanes are not stored
+            for (int i = 0; i < L; i++) rows[i] = (const uint8_t*)W + (size_t)std::min(r + i, row1 - 1) * w_row_bytes;
+            std::fill(facc.begin(), facc.begin() + (size_t)nt * L, 0.0f);
+            for (int b = 0; b < nb; b++) {
+                // The next tile's block b: rows are read block by block with a stride of
+                // w_row_bytes, a pattern the hardware prefetchers follow poorly.
+                for (int i = 0; i < L && r + L + i < row1; i++)
+                    __builtin_prefetch((const uint8_t*)W + (size_t)(r + L + i) * w_row_bytes + (size_t)b * sizeof(block_q1_0));
+                typename K::Tile tile;
+                K::load(rows, b, tile);
+                for (int t = 0; t < nt; t++)
+                    K::accumulate(tile, ((const block_q8_planes*)(X + (size_t)t * x_row_bytes))[b], &facc[(size_t)t * L]);
+            }
+            for (int t = 0; t < nt; t++)
+                std::memcpy(Y + (size_t)(tc + t) * ldy + r, &facc[(size_t)t * L], sizeof(float) * std::min(L, row1 - r));
+        }
+    }
+}
+
+}  // namespace edgeq::binary

@@ -1,0 +1,81 @@
+// AVX-512 Q1_0 kernels with ACT_Q8_PLANES activations, using VPOPCNTD (AVX512_VPOPCNTDQ, checked at
+// run time by register_avx512.cpp before register_binary is called; this file alone is compiled
+// for it). Bit-exact with cpp/kernels/ref/binary.cpp: one lane per weight row keeps the
+// reference's float order (loop nest in kernels/binary_driver.h).
+//
+// Tile: 16 weight rows. W[k] lane r = bits 32k .. 32k+31 of row r's block (qs bytes 4k .. 4k+3).
+// Per token, with P[b][k] the same 32 bits of activation plane b (broadcast to all lanes):
+//   S = sum_b c_b sum_k popcount(W[k] & P[b][k])      (Horner from plane 7: c_7 = -128)
+//   isum = 2 S - sum;  acc = fma(d_w * d_x, (float)isum, acc)
+#pragma GCC target("avx512vpopcntdq")
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/binary_driver.h"
+#include "kernels/x86/avx512/avx512.h"
+
+// GCC 12 reports the _mm512_undefined_* inside its own AVX-512 headers as uninitialized.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace edgeq::avx512 {
+namespace {
+
+struct Q1Kernel {
+    static constexpr int kLanes = 16;
+    struct Tile {
+        __m512i w[4];
+        __m512 d;
+    };
+
+    static inline __m128i bits(const uint8_t* row, int b) {
+        return _mm_loadu_si128((const __m128i*)(row + (size_t)b * sizeof(block_q1_0) + offsetof(block_q1_0, qs)));
+    }
+
+    static inline void load(const uint8_t* const rows[16], int b, Tile& t) {
+        // z[q], 128-bit lane i = row 4i + q; the two unpack levels then put word k of row 4i + q
+        // at lane 4i + q of w[k] (a 4 x 4 transpose inside every 128-bit lane).
+        __m512i z[4];
+        for (int q = 0; q < 4; q++) {
+            __m512i v = _mm512_castsi128_si512(bits(rows[q], b));
+            v = _mm512_inserti32x4(v, bits(rows[4 + q], b), 1);
+            v = _mm512_inserti32x4(v, bits(rows[8 + q], b), 2);
+            z[q] = _mm512_inserti32x4(v, bits(rows[12 + q], b), 3);
+        }
+        const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+        const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+        t.w[0] = _mm512_unpacklo_epi64(t0, t2);
+        t.w[1] = _mm512_unpackhi_epi64(t0, t2);
+        t.w[2] = _mm512_unpacklo_epi64(t1, t3);
+        t.w[3] = _mm512_unpackhi_epi64(t1, t3);
+        alignas(32) ggml_half h[16];
+        for (int i = 0; i < 16; i++) std::memcpy(&h[i], rows[i] + (size_t)b * sizeof(block_q1_0), 2);
+        t.d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i*)h));
+    }
+
+    // sum_k popcount(W[k] & plane bits k), per lane.
+    static inline __m512i count(const Tile& t, const uint8_t* plane) {
+        uint32_t p[4];
+        std::memcpy(p, plane, 16);
+        const __m512i c0 = _mm512_popcnt_epi32(_mm512_and_si512(t.w[0], _mm512_set1_epi32((int)p[0])));
+        const __m512i c1 = _mm512_popcnt_epi32(_mm512_and_si512(t.w[1], _mm512_set1_epi32((int)p[1])));
+        const __m512i c2 = _mm512_popcnt_epi32(_mm512_and_si512(t.w[2], _mm512_set1_epi32((int)p[2])));
+        const __m512i c3 = _mm512_popcnt_epi32(_mm512_and_si512(t.w[3], _mm512_set1_epi32((int)p[3])));
+        return _mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3));
+    }
+
+    static inline void accumulate(const Tile& t, const block_q8_planes& x, float* acc) {
+        __m512i s = _mm512_sub_epi32(_mm512_setzero_si512(), count(t, x.planes[7]));
+        for (int b = 6; b >= 0; b--) s = _mm512_add_epi32(_mm512_add_epi32(s, s), count(t, x.planes[b]));
+        const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(s, s), _mm512_set1_epi32(x.sum));
+        const __m512 scale = _mm512_mul_ps(t.d, _mm512_set1_ps(x.d));
+        _mm512_storeu_ps(acc, _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum), _mm512_loadu_ps(acc)));
+    }
+};
+
+}  // namespace
+
+void register_binary(KernelTable& t) { t.matmul[GGML_Q1_0] = {ACT_Q8_PLANES, binary::matmul<Q1Kernel>}; }
+
+}  // namespace edgeq::avx512
