@@ -1,7 +1,6 @@
 """Q1_0 (binary) kernels and quantizer against independent oracles. The `gguf` package knows the
 type (id 41, blocks of 128, 18 bytes) but has no Q1_0 quantizer or dequantizer, so the oracles are
-numpy / plain-Python transcriptions of llama.cpp's C reference (vendored llama.cpp,
-ggml/src/ggml-quants.c: quantize_row_q1_0_ref, dequantize_row_q1_0; block_q1_0 in ggml-common.h):
+numpy / plain-Python transcriptions of llama.cpp's C reference (q1_0_ref.py):
 
 - dequantize_row (reference and every ISA) equals the transcription of dequantize_row_q1_0 exactly.
 - edgeq's numpy quantizer (quant_formats, what `edgeq quantize --type Q1_0` writes) equals a
@@ -22,6 +21,7 @@ from gguf import GGMLQuantizationType as QT  # noqa: E402
 
 from edgeq import _core  # noqa: E402
 from edgeq.quant_formats import FORMATS  # noqa: E402
+from q1_0_ref import dequantize_q1_0, quantize_row_q1_0_ref  # noqa: E402
 
 Q1_0 = int(QT.Q1_0)
 QK = 128
@@ -34,30 +34,6 @@ def test_type_facts():
     assert Q1_0 == 41 and gguf.GGML_QUANT_SIZES[QT.Q1_0] == (128, 18)
     assert _core.block_size(Q1_0) == 128 and _core.type_size(Q1_0) == 18
     assert all(_core.matmul_act_type(Q1_0, isa) == ACT_Q8_PLANES for isa in RUNNABLE)
-
-
-def dequantize_row_q1_0(blocks):
-    """llama.cpp dequantize_row_q1_0: y[j] = bit j%8 of qs[j/8] ? d : -d. (n_rows, bytes) -> float32."""
-    b = np.asarray(blocks, dtype=np.uint8).reshape(-1, 18)
-    d = b[:, :2].copy().view(np.float16).astype(np.float32)  # (nb, 1)
-    bits = (b[:, 2:, None] >> np.arange(8, dtype=np.uint8)) & 1  # (nb, 16, 8): qs[i] bit k = value 8i + k
-    return np.where(bits.reshape(-1, QK) == 1, d, -d).astype(np.float32)
-
-
-def quantize_row_q1_0_ref(x):
-    """llama.cpp quantize_row_q1_0_ref, loop by loop (float32 arithmetic as in C)."""
-    out = bytearray()
-    for blk in np.asarray(x, dtype=np.float32).reshape(-1, QK):
-        sum_abs = np.float32(0)
-        for v in blk:
-            sum_abs = np.float32(sum_abs + np.float32(abs(v)))
-        d = np.float32(sum_abs / np.float32(QK))
-        qs = [0] * 16
-        for j in range(QK):
-            if blk[j] >= 0.0:
-                qs[j // 8] |= 1 << (j % 8)
-        out += np.float16(d).tobytes() + bytes(qs)
-    return bytes(out)
 
 
 def q8_planes_numpy(x):
@@ -100,7 +76,7 @@ def test_dequantize_matches_llama_cpp_reference(n_in):
     rng = np.random.default_rng(n_in)
     w = rng.standard_normal((4, n_in)).astype(np.float32)
     blocks = np.concatenate([FORMATS["Q1_0"].quantize(w, 1), random_blocks(rng, 3, n_in)])
-    want = dequantize_row_q1_0(blocks).reshape(-1, n_in)
+    want = dequantize_q1_0(blocks).reshape(-1, n_in)
     got = _core.dequantize(Q1_0, blocks.reshape(-1), n_in, isa="ref")
     np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
     # Sanity of the test data: sign(w) survives, |w| becomes the block mean.
@@ -145,7 +121,7 @@ def test_matmul_matches_float64(isa, n_out, n_in, n_tok):
     x = rng.standard_normal((n_tok, n_in)).astype(np.float32)
     y = _core.matmul(Q1_0, blocks.reshape(-1), n_out, n_in, x, isa=isa)
     xq = planes_dequant(_core.quantize_act(ACT_Q8_PLANES, x, isa="ref"), n_in)
-    W = dequantize_row_q1_0(blocks).reshape(n_out, n_in).astype(np.float64)
+    W = dequantize_q1_0(blocks).reshape(n_out, n_in).astype(np.float64)
     want = xq @ W.T
     # Per block the integer sum is exact; what rounds is d_w * d_x (<= EPS32 relative) and one fused
     # multiply-add per block (<= EPS32 times a partial sum bounded by M = sum |w| |x|):

@@ -28,6 +28,7 @@ from edgeq.gguf import open_gguf
 from edgeq.model import load_model
 from edgeq.quant_formats import FORMATS, to_float32
 from edgeq.quantize import Options, QuantizeError, quantize_file
+from q1_0_ref import dequantize_q1_0
 from tiny_llama import write_tiny_llama
 
 # Rows of whole 256-value blocks, so every type holds every matrix.
@@ -98,6 +99,8 @@ def decode(fmt, q: np.ndarray) -> np.ndarray:
     """The gguf package's dequantizer (the oracle), float64."""
     if fmt.name == "F32":
         return q.view(np.float32).astype(np.float64)
+    if fmt.name == "Q1_0":  # the gguf package has no Q1_0 dequantizer
+        return dequantize_q1_0(q).astype(np.float64).reshape(q.shape[0], -1)
     return gguf.quants.dequantize(q, T[fmt.name]).astype(np.float64)
 
 
@@ -133,6 +136,9 @@ def error_bound(fmt, x: np.ndarray) -> np.ndarray:
     if fmt.name in ("TQ1_0", "TQ2_0"):  # levels {-d, 0, d}, d = amax: at most d / 2
         d = np.abs(blocks(256)).max(1)
         return per(0.5 * d + fp16_err(d), 256)
+    if fmt.name == "Q1_0":  # levels {-d, d}, d = mean |x| (the sign is kept): | |x| - d | <= max(|x|, d)
+        d = np.abs(blocks(128)).mean(1)
+        return np.maximum(ax, per(d + 2 * fp16_err(d), 128))
     if fmt.name == "Q4_K":
         # Levels d sc_j q - dmin m_j, q in 0..15, per 32-value sub-block; sc_j, m_j are 6-bit
         # (<= 63) against the super-block's largest. Rounding to the nearest level costs half a
@@ -221,7 +227,7 @@ def quantize(src, dst, type_name, **kw):
 @pytest.mark.parametrize("type_name,llama_args", [
     ("Q4_K", ["--pure", "--output-tensor-type", "q6_k", "Q4_K_S"]),  # Q4_K_S mixes in Q5_K
     ("Q6_K", ["Q6_K"]), ("Q8_0", ["Q8_0"]), ("Q4_0", ["Q4_0"]), ("Q4_1", ["Q4_1"]),
-    ("BF16", ["BF16"]),
+    ("BF16", ["BF16"]), ("Q1_0", ["Q1_0"]),
 ])
 def test_files_equal_llama_quantize(tmp_path, type_name, llama_args):
     """Every tensor (type, shape, bytes) and every metadata value equal llama-quantize's output
