@@ -3,7 +3,8 @@ plus prefill GMAC/s. Medians over --trials (the shared machine is noisy).
 
     PYTHONPATH=python python bench/binary_kernels.py [--isa ref avx2 avx512] [--trials 7]
 
-_core.matmul is single-threaded and quantizes the activations (ACT_Q8_PLANES) first, included in
+Each figure is given twice, from the wall time and from the CPU time of the busiest thread (see
+median_time). _core.matmul is single-threaded and quantizes the activations (ACT_Q8_PLANES) first, included in
 the time; the 2-thread figure runs two Python threads on the two halves of the rows (the GIL is
 released inside the kernel), as the runtime's thread pool splits a matmul. --copies distinct
 copies of W are cycled through so that decode reads DRAM, not the 32 MB L3.
@@ -23,13 +24,23 @@ Q1_0 = 41
 
 
 def median_time(fn, trials, calls):
+    """Medians of (wall seconds, CPU seconds of the busiest thread) per call. fn() returns the CPU
+    seconds of its busiest thread: on a shared machine the wall time also counts the time other
+    processes held the core, the thread CPU time only the time this kernel ran (stalls included)."""
     fn()  # warm up (page faults, thread_local buffers)
-    times = []
+    wall, cpu = [], []
     for _ in range(trials):
         t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) / calls)
-    return statistics.median(times)
+        c = fn()
+        wall.append((time.perf_counter() - t0) / calls)
+        cpu.append(c / calls)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def thread_cpu(fn):
+    t0 = time.thread_time()
+    fn()
+    return time.thread_time() - t0
 
 
 def main():
@@ -53,27 +64,32 @@ def main():
     print(f"cpu: {_core.cpu_model_name()}; Q1_0 W {a.n_out} x {a.n_in} ({gb * 1e3:.2f} MB) x {a.copies} copies; "
           f"prefill {a.prefill} tokens; medians of {a.trials}")
     for isa in a.isa:
+        def loop(hs):
+            for h in hs:
+                _core.matmul(Q1_0, h, h.size // blocks.shape[1], a.n_in, x1, isa=isa)
+
         def one_thread():
-            for c in copies:
-                _core.matmul(Q1_0, c.reshape(-1), a.n_out, a.n_in, x1, isa=isa)
+            return thread_cpu(lambda: loop([c.reshape(-1) for c in copies]))
 
         def two_threads():
-            def loop(hs):
-                for h in hs:
-                    _core.matmul(Q1_0, h, h.size // blocks.shape[1], a.n_in, x1, isa=isa)
-            th = [threading.Thread(target=loop, args=(h,)) for h in halves]
+            cpu = [0.0, 0.0]
+
+            def run(i):
+                cpu[i] = thread_cpu(lambda: loop(halves[i]))
+            th = [threading.Thread(target=run, args=(i,)) for i in range(2)]
             for t in th:
                 t.start()
             for t in th:
                 t.join()
+            return max(cpu)
 
-        t1 = median_time(one_thread, a.trials, a.copies)
-        t2 = median_time(two_threads, a.trials, a.copies)
+        (w1, c1), (w2, c2) = median_time(one_thread, a.trials, a.copies), median_time(two_threads, a.trials, a.copies)
         flat = blocks.reshape(-1)
-        tp = median_time(lambda: _core.matmul(Q1_0, flat, a.n_out, a.n_in, xp, isa=isa), max(1, a.trials // 2), 1)
+        wp, cp = median_time(lambda: thread_cpu(lambda: _core.matmul(Q1_0, flat, a.n_out, a.n_in, xp, isa=isa)),
+                             max(1, a.trials // 2), 1)
         macs = a.n_out * a.n_in * a.prefill / 1e9
-        print(f"Q1_0 {isa:7s} decode 1 thread {gb / t1:6.2f} GB/s ({t1 * 1e3:.3f} ms)  "
-              f"2 threads {gb / t2:6.2f} GB/s  prefill {macs / tp:6.1f} GMAC/s ({tp * 1e3:.2f} ms)")
+        print(f"Q1_0 {isa:7s} decode GB/s wall|cpu: 1 thread {gb / w1:6.2f} | {gb / c1:6.2f}  "
+              f"2 threads {gb / w2:6.2f} | {gb / c2:6.2f}   prefill GMAC/s {macs / wp:6.1f} | {macs / cp:6.1f}")
 
 
 if __name__ == "__main__":
