@@ -7,5 +7,5 @@ void register_float(KernelTable& t);
 void register_legacy(KernelTable& t);
 void register_kquants(KernelTable& t);
 void register_ternary(KernelTable& t);
-void register_binary(KernelTable& t);  // Q1_0 matmul
+void register_binary(KernelTable& t);  // Q1_0 matmul, ACT_Q8_PLANES quantizer
 }  // namespace edgeq::avx2

@@ -6,6 +6,9 @@
 // lookups with vpshufb) are summed over k (<= 32 per byte), weighted by c_b with vpmaddubsw
 // (u8 counts x s8 weight, pair sums <= 8192) and accumulated in int16 (|.| <= 64 * 255 = 16320);
 // vpmaddwd with ones then gives S per row lane, isum = 2 S - sum.
+//
+// quantize_act_q8_planes: the reference's IEEE divide and round-half-to-even, then plane b of 32
+// values is one vpmovmskb of the int8 values shifted left by 7 - b (bit b to each byte's top).
 #include <immintrin.h>
 
 #include <cstring>
@@ -72,8 +75,58 @@ struct Q1Kernel {
     }
 };
 
+// One block of 128 floats -> block_q8_planes (spec: kernels.h, cpp/kernels/ref/binary.cpp).
+inline void quantize_block(const float* x, block_q8_planes& y) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v[16];
+    __m256 m = _mm256_setzero_ps();
+    for (int k = 0; k < 16; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float d = _mm_cvtss_f32(m4) / 127.0f;
+    y.d = d;
+    if (d == 0.0f) {
+        y.sum = 0;
+        std::memset(y.planes, 0, sizeof(y.planes));
+        return;
+    }
+    const __m256 dv = _mm256_set1_ps(d);
+    __m256i sum = _mm256_setzero_si256();
+    uint32_t planes[8][4];
+    for (int g = 0; g < 4; g++) {  // 32 values: 4 x 8 int32 -> 32 int8 in element order
+        __m256i i32[4];
+        for (int k = 0; k < 4; k++) {
+            i32[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_div_ps(v[4 * g + k], dv),
+                                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            sum = _mm256_add_epi32(sum, i32[k]);
+        }
+        const __m256i p8 = _mm256_packs_epi16(_mm256_packs_epi32(i32[0], i32[1]), _mm256_packs_epi32(i32[2], i32[3]));
+        const __m256i q = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        planes[7][g] = (uint32_t)_mm256_movemask_epi8(q);
+        for (int b = 0; b < 7; b++)  // the shift moves bit b of each byte to its bit 7 (bits crossing into the next byte are not read)
+            planes[b][g] = (uint32_t)_mm256_movemask_epi8(_mm256_sll_epi16(q, _mm_cvtsi32_si128(7 - b)));
+    }
+    std::memcpy(y.planes, planes, sizeof(planes));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    y.sum = _mm_cvtsi128_si32(s4);
+}
+
+void quantize_act_q8_planes(const float* x, void* xq, int n) {
+    block_q8_planes* y = static_cast<block_q8_planes*>(xq);
+    for (int i = 0; i < n / QK1_0; i++) quantize_block(x + i * QK1_0, y[i]);
+}
+
 }  // namespace
 
-void register_binary(KernelTable& t) { t.matmul[GGML_Q1_0] = {ACT_Q8_PLANES, binary::matmul<Q1Kernel>}; }
+void register_binary(KernelTable& t) {
+    t.matmul[GGML_Q1_0] = {ACT_Q8_PLANES, binary::matmul<Q1Kernel>};
+    t.quantize_act[ACT_Q8_PLANES] = &quantize_act_q8_planes;
+}
 
 }  // namespace edgeq::avx2
