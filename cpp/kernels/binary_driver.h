@@ -24,7 +24,7 @@ namespace edgeq::binary {
 constexpr int kChunk = 64;
 
 // The MatmulFn contract (kernels.h) for Q1_0 weights with ACT_Q8_PLANES activations.
-// K provides: kLanes, Tile, load(const uint8_t* const rows[kLanes], int b, Tile&),
+// K provides: kLanes, Tile, start(const uint8_t* const rows[kLanes], Tile&) (once per row tile), load(const uint8_t* const rows[kLanes], int b, Tile&),
 // accumulate(const Tile&, const block_q8_planes& x, float* acc /* kLanes */).
 template <class K>
 void matmul(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_bytes, float* Y, size_t ldy, int n_in,
@@ -40,6 +40,8 @@ void matmul(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_byte
             const uint8_t* rows[L];  // a ragged last tile repeats its last row; those lanes are not stored
             for (int i = 0; i < L; i++) rows[i] = (const uint8_t*)W + (size_t)std::min(r + i, row1 - 1) * w_row_bytes;
             std::fill(facc.begin(), facc.begin() + (size_t)nt * L, 0.0f);
+            typename K::Tile tile;
+            K::start(rows, tile);
             // The next row tile's weights, prefetched a contiguous slice per block: a tile reads its
             // rows block by block with a stride of w_row_bytes, a pattern the hardware prefetchers
             // follow poorly. Measured (bench/binary_kernels.py, CPU time, AVX-512, 1 thread): no
@@ -51,7 +53,6 @@ void matmul(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_byte
             for (int b = 0; b < nb; b++) {
                 for (const uint8_t* p = pf + b * pf_slice; p < pf + (b + 1) * pf_slice && p < region_end; p += 64)
                     __builtin_prefetch(p);
-                typename K::Tile tile;
                 K::load(rows, b, tile);
                 for (int t = 0; t < nt; t++)
                     K::accumulate(tile, ((const block_q8_planes*)(X + (size_t)t * x_row_bytes))[b], &facc[(size_t)t * L]);

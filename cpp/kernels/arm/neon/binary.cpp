@@ -28,6 +28,8 @@ struct Q1Kernel {
         return vreinterpretq_u32_u8(vld1q_u8(row + (size_t)b * sizeof(block_q1_0) + offsetof(block_q1_0, qs)));
     }
 
+    static inline void start(const uint8_t* const[4], Tile&) {}
+
     static inline void load(const uint8_t* const rows[4], int b, Tile& t) {
         // 4 x 4 transpose of 32-bit words: w[k] lane r = word k of row r.
         const uint32x4x2_t p01 = vtrnq_u32(bits(rows[0], b), bits(rows[1], b));  // (r0w0 r1w0 r0w2 r1w2), (r0w1 r1w1 r0w3 r1w3)

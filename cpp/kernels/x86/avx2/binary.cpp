@@ -30,6 +30,8 @@ struct Q1Kernel {
         return _mm_loadu_si128((const __m128i*)(row + (size_t)b * sizeof(block_q1_0) + offsetof(block_q1_0, qs)));
     }
 
+    static inline void start(const uint8_t* const[8], Tile&) {}
+
     static inline void load(const uint8_t* const rows[8], int b, Tile& t) {
         // z[q], 128-bit lane i = row 4i + q; the unpacks put word k of row 4i + q at lane 4i + q of w[k].
         __m256i z[4];

@@ -27,7 +27,14 @@ struct Q1Kernel {
     struct Tile {
         __m512i w[4];
         __m512 d;
+        __m512i offsets;  // rows[i] - rows[0], set by start()
     };
+
+    static inline void start(const uint8_t* const rows[16], Tile& t) {
+        alignas(64) int32_t off[16];
+        for (int i = 0; i < 16; i++) off[i] = (int32_t)(rows[i] - rows[0]);
+        t.offsets = _mm512_load_si512(off);
+    }
 
     static inline __m128i bits(const uint8_t* row, int b) {
         return _mm_loadu_si128((const __m128i*)(row + (size_t)b * sizeof(block_q1_0) + offsetof(block_q1_0, qs)));
@@ -49,9 +56,9 @@ struct Q1Kernel {
         t.w[1] = _mm512_unpackhi_epi64(t0, t2);
         t.w[2] = _mm512_unpacklo_epi64(t1, t3);
         t.w[3] = _mm512_unpackhi_epi64(t1, t3);
-        alignas(32) ggml_half h[16];
-        for (int i = 0; i < 16; i++) std::memcpy(&h[i], rows[i] + (size_t)b * sizeof(block_q1_0), 2);
-        t.d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i*)h));
+        // The 16 fp16 scales: one gather of the dwords at the block starts, low halves kept.
+        const __m512i dd = _mm512_i32gather_epi32(t.offsets, rows[0] + (size_t)b * sizeof(block_q1_0), 1);
+        t.d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
     }
 
     // sum_k popcount(W[k] & plane bits k), per lane.
