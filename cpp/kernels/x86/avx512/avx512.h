@@ -8,5 +8,5 @@ void register_float(KernelTable& t);    // F32 / F16 / BF16 matmul, dot_f32, axp
 void register_legacy(KernelTable& t);   // Q4_0 / Q4_1 / Q8_0 matmul (VNNI)
 void register_kquants(KernelTable& t);
 void register_ternary(KernelTable& t);
-void register_binary(KernelTable& t);   // Q1_0 matmul; needs AVX512_VPOPCNTDQ (checked by the caller)
+void register_binary(KernelTable& t);   // Q1_0 matmul; needs AVX512_BITALG + VPOPCNTDQ (checked by the caller)
 }  // namespace edgeq::avx512

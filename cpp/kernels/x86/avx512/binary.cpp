@@ -1,13 +1,18 @@
-// AVX-512 Q1_0 kernels with ACT_Q8_PLANES activations, using VPOPCNTD (AVX512_VPOPCNTDQ, checked at
-// run time by register_avx512.cpp before register_binary is called; this file alone is compiled
-// for it). Bit-exact with cpp/kernels/ref/binary.cpp: one lane per weight row keeps the
+// AVX-512 Q1_0 kernels with ACT_Q8_PLANES activations, using VPOPCNTB (AVX512_BITALG) and VPDPBUSD
+// (VNNI). BITALG is not in the avx512 tier's baseline: register_avx512.cpp checks it (and
+// VPOPCNTDQ, which every BITALG CPU has) at run time before calling register_binary; this file
+// alone is compiled for them. Bit-exact with cpp/kernels/ref/binary.cpp: one lane per weight row keeps the
 // reference's float order (loop nest in kernels/binary_driver.h).
 //
 // Tile: 16 weight rows. W[k] lane r = bits 32k .. 32k+31 of row r's block (qs bytes 4k .. 4k+3).
 // Per token, with P[b][k] the same 32 bits of activation plane b (broadcast to all lanes):
-//   S = sum_b c_b sum_k popcount(W[k] & P[b][k])      (Horner from plane 7: c_7 = -128)
+//   S = sum_b c_b sum_k popcount(W[k] & P[b][k])      (c_b = 2^b, c_7 = -128)
 //   isum = 2 S - sum;  acc = fma(d_w * d_x, (float)isum, acc)
-#pragma GCC target("avx512vpopcntdq")
+// The popcounts are per byte (VPOPCNTB, <= 8), summed over k in bytes (<= 32), and VPDPBUSD
+// (u8 counts x s8 c_b, 4 bytes per int32 lane) weights and adds them. Measured against VPOPCNTD
+// with a Horner sum over the planes: 12.1 vs 11.6 GB/s in-cache GEMV (thread CPU time, min of 40);
+// VPGATHERDD for the weight words instead of loads + unpacks: 7.6 GB/s.
+#pragma GCC target("avx512vpopcntdq,avx512bitalg")
 #include <immintrin.h>
 
 #include <cstring>
@@ -61,20 +66,21 @@ struct Q1Kernel {
         t.d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
     }
 
-    // sum_k popcount(W[k] & plane bits k), per lane.
-    static inline __m512i count(const Tile& t, const uint8_t* plane) {
+    // c * (byte popcounts of W[k] & plane bits k, summed over k: <= 32 per byte) added to the
+    // int32 lanes by VPDPBUSD (4 bytes per lane, u8 counts x s8 weight c).
+    static inline __m512i count(__m512i acc, const Tile& t, const uint8_t* plane, int8_t c) {
         uint32_t p[4];
         std::memcpy(p, plane, 16);
-        const __m512i c0 = _mm512_popcnt_epi32(_mm512_and_si512(t.w[0], _mm512_set1_epi32((int)p[0])));
-        const __m512i c1 = _mm512_popcnt_epi32(_mm512_and_si512(t.w[1], _mm512_set1_epi32((int)p[1])));
-        const __m512i c2 = _mm512_popcnt_epi32(_mm512_and_si512(t.w[2], _mm512_set1_epi32((int)p[2])));
-        const __m512i c3 = _mm512_popcnt_epi32(_mm512_and_si512(t.w[3], _mm512_set1_epi32((int)p[3])));
-        return _mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3));
+        __m512i n = _mm512_popcnt_epi8(_mm512_and_si512(t.w[0], _mm512_set1_epi32((int)p[0])));
+        n = _mm512_add_epi8(n, _mm512_popcnt_epi8(_mm512_and_si512(t.w[1], _mm512_set1_epi32((int)p[1]))));
+        n = _mm512_add_epi8(n, _mm512_popcnt_epi8(_mm512_and_si512(t.w[2], _mm512_set1_epi32((int)p[2]))));
+        n = _mm512_add_epi8(n, _mm512_popcnt_epi8(_mm512_and_si512(t.w[3], _mm512_set1_epi32((int)p[3]))));
+        return _mm512_dpbusd_epi32(acc, n, _mm512_set1_epi8(c));
     }
 
     static inline void accumulate(const Tile& t, const block_q8_planes& x, float* acc) {
-        __m512i s = _mm512_sub_epi32(_mm512_setzero_si512(), count(t, x.planes[7]));
-        for (int b = 6; b >= 0; b--) s = _mm512_add_epi32(_mm512_add_epi32(s, s), count(t, x.planes[b]));
+        __m512i s = count(_mm512_setzero_si512(), t, x.planes[7], -128);
+        for (int b = 0; b < 7; b++) s = count(s, t, x.planes[b], (int8_t)(1 << b));
         const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(s, s), _mm512_set1_epi32(x.sum));
         const __m512 scale = _mm512_mul_ps(t.d, _mm512_set1_ps(x.d));
         _mm512_storeu_ps(acc, _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum), _mm512_loadu_ps(acc)));

@@ -8,8 +8,10 @@ void register_avx512(KernelTable& t) {
     avx512::register_legacy(t);
     avx512::register_kquants(t);
     avx512::register_ternary(t);
-    // VPOPCNTD is not part of the avx512 tier's baseline: without it Q1_0 keeps the AVX2 kernel.
+    // BITALG / VPOPCNTDQ are not part of the avx512 tier's baseline: without them Q1_0 keeps the
+    // AVX2 kernel.
     const auto f = cpu_features();
-    if (std::find(f.begin(), f.end(), "avx512vpopcntdq") != f.end()) avx512::register_binary(t);
+    auto has = [&](const char* name) { return std::find(f.begin(), f.end(), name) != f.end(); };
+    if (has("avx512bitalg") && has("avx512vpopcntdq")) avx512::register_binary(t);
 }
 }  // namespace edgeq
