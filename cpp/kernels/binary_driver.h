@@ -23,9 +23,10 @@ namespace edgeq::binary {
 // (64 * n_in * 136 / 128 bytes: 600 KB for n_in = 8192).
 constexpr int kChunk = 64;
 
-// The MatmulFn contract (kernels.h) for Q1_0 weights with ACT_Q8_PLANES activations.
+// The MatmulFn contract (kernels.h) for Q1_0 weights with activations of K::ActBlock
+// (block_q8_planes for ACT_Q8_PLANES, block_b1 for ACT_B1).
 // K provides: kLanes, Tile, start(const uint8_t* const rows[kLanes], Tile&) (once per row tile), load(const uint8_t* const rows[kLanes], int b, Tile&),
-// accumulate(const Tile&, const block_q8_planes& x, float* acc /* kLanes */).
+// accumulate(const Tile&, const ActBlock& x, float* acc /* kLanes */).
 template <class K>
 void matmul(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_bytes, float* Y, size_t ldy, int n_in,
             int n_tok, int row0, int row1) {
@@ -55,7 +56,7 @@ void matmul(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_byte
                     __builtin_prefetch(p);
                 K::load(rows, b, tile);
                 for (int t = 0; t < nt; t++)
-                    K::accumulate(tile, ((const block_q8_planes*)(X + (size_t)t * x_row_bytes))[b], &facc[(size_t)t * L]);
+                    K::accumulate(tile, ((const typename K::ActBlock*)(X + (size_t)t * x_row_bytes))[b], &facc[(size_t)t * L]);
             }
             for (int t = 0; t < nt; t++)
                 std::memcpy(Y + (size_t)(tc + t) * ldy + r, &facc[(size_t)t * L], sizeof(float) * std::min(L, row1 - r));

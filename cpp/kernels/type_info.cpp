@@ -39,6 +39,17 @@ const char* ggml_type_name(uint32_t type) {
     return n ? n : "unknown";
 }
 
+int act_block_size(ActType act) {
+    switch (act) {
+        case ACT_F32: return 1;
+        case ACT_Q8_0: return QK8_0;
+        case ACT_Q8_1: return QK8_1;
+        case ACT_Q8_K: case ACT_I8_TOKEN: return QK_K;
+        case ACT_Q8_PLANES: case ACT_B1: return QK1_0;
+        default: return 0;
+    }
+}
+
 size_t act_row_bytes(ActType act, int n) {
     switch (act) {
         case ACT_F32: return (size_t)n * sizeof(float);
@@ -47,6 +58,7 @@ size_t act_row_bytes(ActType act, int n) {
         case ACT_Q8_K: return (size_t)(n / QK_K) * sizeof(block_q8_K);
         case ACT_I8_TOKEN: return (i8_token_bsum_offset(n) + (size_t)(n / QK_K) * 4 + 63) / 64 * 64;
         case ACT_Q8_PLANES: return (size_t)(n / QK1_0) * sizeof(block_q8_planes);
+        case ACT_B1: return (size_t)(n / QK1_0) * sizeof(block_b1);
         default: return 0;
     }
 }

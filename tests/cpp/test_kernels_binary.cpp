@@ -6,6 +6,7 @@
 //   across the driver's chunk), random row ranges and padded strides.
 // Plus the reference against a float transcription of its contract and the activation format
 // against its definition (q from the planes = round_half_even(x / d)).
+// The same for the opt-in binary-activation kernel (KernelTable::q1_0_binary_act, ACT_B1).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -87,19 +88,50 @@ void check_act_format(const KernelTable& ref) {
     }
 }
 
-void check_quantize(const KernelTable& ref, const KernelTable& isa) {
+// ACT_B1: d = (sum |x| left to right in float) / 128, bit j set iff x[j] >= 0 (so -0.0 sets it).
+void check_b1_format(const KernelTable& ref) {
+    for (int variant = 0; variant < 6; variant++) {
+        const int n = 640;
+        std::vector<float> x = activations(n, variant);
+        x[7] = -0.0f;
+        std::vector<block_b1> xq(n / QK1_0);
+        ref.quantize_act[ACT_B1](x.data(), xq.data(), n);
+        t::counters().comparisons++;
+        for (int b = 0; b < n / QK1_0; b++) {
+            float sum = 0.0f;
+            int bad = 0;
+            for (int j = 0; j < QK1_0; j++) {
+                sum += std::fabs(x[b * QK1_0 + j]);
+                bad += ((xq[b].bits[j / 8] >> (j % 8)) & 1) != (x[b * QK1_0 + j] >= 0.0f);
+            }
+            const float d = sum / 128.0f;
+            if (bad || std::memcmp(&d, &xq[b].d, 4) != 0) {
+                std::fprintf(stderr, "FAIL B1 format variant %d block %d: %d bad bits\n", variant, b, bad);
+                t::counters().failures++;
+                return;
+            }
+        }
+    }
+}
+
+void check_quantize(const KernelTable& ref, const KernelTable& isa, ActType act, const char* name) {
     for (int n : {128, 640, 2048, 6912}) {
         for (int variant = 0; variant < 6; variant++) {
             const std::vector<float> x = activations(n, variant);
-            const size_t rb = act_row_bytes(ACT_Q8_PLANES, n);
+            const size_t rb = act_row_bytes(act, n);
             std::vector<uint8_t> want(rb, 0xAA), got(rb, 0x55);
-            ref.quantize_act[ACT_Q8_PLANES](x.data(), want.data(), n);
-            isa.quantize_act[ACT_Q8_PLANES](x.data(), got.data(), n);
+            ref.quantize_act[act](x.data(), want.data(), n);
+            isa.quantize_act[act](x.data(), got.data(), n);
             expect_bytes_equal(got.data(), want.data(), rb,
-                               std::string(isa.name) + " quantize Q8_PLANES n=" + std::to_string(n) + " variant " +
+                               std::string(isa.name) + " quantize " + name + " n=" + std::to_string(n) + " variant " +
                                    std::to_string(variant));
         }
     }
+}
+
+// The kernel under test: int8 activations (matmul[Q1_0]) or the binary ones.
+const MatmulKernel& q1_kernel(const KernelTable& t, bool binary) {
+    return binary ? t.q1_0_binary_act : t.matmul[GGML_Q1_0];
 }
 
 void check_dequantize(const KernelTable& ref, const KernelTable& isa) {
@@ -115,16 +147,17 @@ void check_dequantize(const KernelTable& ref, const KernelTable& isa) {
     }
 }
 
-void check_matmul(const KernelTable& ref, const KernelTable& isa, int n_out, int n_in, int n_tok) {
+void check_matmul(const KernelTable& ref, const KernelTable& isa, bool binary, int n_out, int n_in, int n_tok) {
     const int nb = n_in / QK1_0;
+    const ActType act = binary ? ACT_B1 : ACT_Q8_PLANES;
     const size_t w_row_bytes = nb * sizeof(block_q1_0) + 5 * (n_out % 2);  // odd padded rows sometimes
-    const size_t x_row_bytes = act_row_bytes(ACT_Q8_PLANES, n_in) + 8 * (n_tok % 2);
+    const size_t x_row_bytes = act_row_bytes(act, n_in) + 8 * (n_tok % 2);
     const size_t ldy = n_out + 3;
     std::vector<uint8_t> w = random_weights(n_out, n_in, w_row_bytes);
     std::vector<uint8_t> xq(x_row_bytes * n_tok);
     for (int i = 0; i < n_tok; i++) {
         const std::vector<float> x = activations(n_in, i % 7 == 6 ? 1 : i % 6);
-        ref.quantize_act[ACT_Q8_PLANES](x.data(), &xq[i * x_row_bytes], n_in);
+        ref.quantize_act[act](x.data(), &xq[i * x_row_bytes], n_in);
     }
     std::uniform_int_distribution<int> pick(0, n_out);
     int row0 = pick(t::rng()), row1 = pick(t::rng());
@@ -133,11 +166,11 @@ void check_matmul(const KernelTable& ref, const KernelTable& isa, int n_out, int
 
     const float nan = std::numeric_limits<float>::quiet_NaN();
     std::vector<float> want(ldy * n_tok, nan), got(ldy * n_tok, nan);
-    ref.matmul[GGML_Q1_0].fn(w.data(), w_row_bytes, xq.data(), x_row_bytes, want.data(), ldy, n_in, n_tok, row0, row1);
-    isa.matmul[GGML_Q1_0].fn(w.data(), w_row_bytes, xq.data(), x_row_bytes, got.data(), ldy, n_in, n_tok, row0, row1);
+    q1_kernel(ref, binary).fn(w.data(), w_row_bytes, xq.data(), x_row_bytes, want.data(), ldy, n_in, n_tok, row0, row1);
+    q1_kernel(isa, binary).fn(w.data(), w_row_bytes, xq.data(), x_row_bytes, got.data(), ldy, n_in, n_tok, row0, row1);
     // NaN outside [row0, row1) in both: memcmp of the bits also checks that nothing else was written.
     t::expect_bits_equal(got.data(), want.data(), got.size(),
-                         std::string(isa.name) + " matmul Q1_0 n_out=" + std::to_string(n_out) + " n_in=" +
+                         std::string(isa.name) + (binary ? " matmul Q1_0 x B1" : " matmul Q1_0") + " n_out=" + std::to_string(n_out) + " n_in=" +
                              std::to_string(n_in) + " n_tok=" + std::to_string(n_tok) + " rows [" +
                              std::to_string(row0) + "," + std::to_string(row1) + ")");
 }
@@ -175,23 +208,56 @@ void check_ref_contract(const KernelTable& ref) {
     t::expect_bits_equal(y.data(), want.data(), n_out, "ref matmul contract Q1_0");
 }
 
+// Binary activations: isum = sum sign(w) sign(x) from the dequantized weights and the raw x.
+void check_ref_contract_b1(const KernelTable& ref) {
+    const int n_in = 640, n_out = 5, nb = n_in / QK1_0;
+    const size_t rb = nb * sizeof(block_q1_0);
+    std::vector<uint8_t> w = random_weights(n_out, n_in, rb);
+    const std::vector<float> x = activations(n_in, 0);
+    std::vector<block_b1> xq(nb);
+    ref.quantize_act[ACT_B1](x.data(), xq.data(), n_in);
+    std::vector<float> y(n_out), want(n_out), wf(n_in);
+    ref.q1_0_binary_act.fn(w.data(), rb, xq.data(), 0, y.data(), n_out, n_in, 1, 0, n_out);
+    for (int r = 0; r < n_out; r++) {
+        ref.dequantize_row[GGML_Q1_0](&w[r * rb], wf.data(), n_in);
+        float acc = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            const float dw = fp16_to_fp32(((const block_q1_0*)&w[r * rb])[b].d);
+            float sum = 0.0f;
+            int isum = 0;
+            for (int i = b * QK1_0; i < (b + 1) * QK1_0; i++) {
+                sum += std::fabs(x[i]);
+                const int sw = dw != 0.0f ? (int)(wf[i] / dw) : (std::signbit(wf[i]) ? -1 : 1);  // d may be < 0
+                isum += sw * (x[i] >= 0.0f ? 1 : -1);
+            }
+            acc = std::fmaf(dw * (sum / 128.0f), (float)isum, acc);
+        }
+        want[r] = acc;
+    }
+    t::expect_bits_equal(y.data(), want.data(), n_out, "ref matmul contract Q1_0 x B1");
+}
+
 }  // namespace
 
 int main() {
     const KernelTable& ref = kernels_for("ref");
     check_act_format(ref);
     check_ref_contract(ref);
+    check_b1_format(ref);
+    check_ref_contract_b1(ref);
     for (const std::string& name : t::isas_under_test()) {
         const KernelTable& isa = kernels_for(name);
-        if (isa.matmul[GGML_Q1_0].act != ACT_Q8_PLANES) {
-            std::fprintf(stderr, "FAIL %s: Q1_0 matmul does not take ACT_Q8_PLANES\n", isa.name);
+        if (isa.matmul[GGML_Q1_0].act != ACT_Q8_PLANES || isa.q1_0_binary_act.act != ACT_B1) {
+            std::fprintf(stderr, "FAIL %s: Q1_0 kernels do not take ACT_Q8_PLANES / ACT_B1\n", isa.name);
             t::counters().failures++;
         }
-        check_quantize(ref, isa);
+        check_quantize(ref, isa, ACT_Q8_PLANES, "Q8_PLANES");
+        check_quantize(ref, isa, ACT_B1, "B1");
         check_dequantize(ref, isa);
-        for (int n_out : {1, 3, 9, 17, 33, 67})
-            for (int n_in : {128, 640, 2048})
-                for (int n_tok : {1, 2, 3, 5, 8, 17, 65, 130}) check_matmul(ref, isa, n_out, n_in, n_tok);
+        for (bool binary : {false, true})
+            for (int n_out : {1, 3, 9, 17, 33, 67})
+                for (int n_in : {128, 640, 2048})
+                    for (int n_tok : {1, 2, 3, 5, 8, 17, 65, 130}) check_matmul(ref, isa, binary, n_out, n_in, n_tok);
     }
     return t::finish("test_kernels_binary");
 }

@@ -73,7 +73,7 @@ inline bool expect_close(const float* got, const float* want, size_t n, double a
 // register_* installed, including those inherited from a lower tier), e.g.
 // "matmul[TQ2_0 TQ1_0] dequantize_row[] quantize_act[I8_TOKEN] dot_f32 axpy_f32".
 inline std::string own_kernels(const KernelTable& isa, const KernelTable& ref) {
-    static const char* const act_names[kNumActTypes] = {"F32", "Q8_0", "Q8_1", "Q8_K", "I8_TOKEN", "Q8_PLANES"};
+    static const char* const act_names[kNumActTypes] = {"F32", "Q8_0", "Q8_1", "Q8_K", "I8_TOKEN", "Q8_PLANES", "B1"};
     std::string mm, dq, qa;
     for (int ty = 0; ty < kNumGgmlTypes; ty++) {
         if (isa.matmul[ty].fn != ref.matmul[ty].fn) mm += std::string(mm.empty() ? "" : " ") + ggml_type_name(ty);

@@ -136,6 +136,15 @@ struct block_q8_planes {
 };
 static_assert(sizeof(block_q8_planes) == 136, "block_q8_planes is 136 bytes");
 
+// ACT_B1 activation block (kernels.h; the opt-in binary-activation mode of Q1_0): 128 values as
+// sign bits, x ~ d * (bit ? +1 : -1), bit j % 8 of bits[j / 8] set iff x[j] >= 0, d = mean |x|:
+// the activation quantized the way Q1_0 quantizes weights, with a float scale.
+struct block_b1 {
+    float d;
+    uint8_t bits[QK1_0 / 8];
+};
+static_assert(sizeof(block_b1) == 20, "block_b1 is 20 bytes");
+
 // ---- Scalar half / bfloat16 conversion (exact, portable; the reference for SIMD paths) ----
 // `static`: each translation unit keeps its own copy, so a copy compiled with AVX2 flags in an
 // AVX2 file can never be picked by the linker for baseline code (ODR merging of inline functions).

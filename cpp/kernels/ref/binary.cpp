@@ -16,6 +16,10 @@
 // The SIMD kernels get isum_b bit-serially: with S = sum_{j: bit set} q_j,
 //   isum = S - (sum - S) = 2 S - sum,   S = sum_b c_b popcount(wbits & plane_b)  (c_b = 2^b, c_7 = -128)
 // which is the same integer, so all ISAs agree bit for bit.
+//
+// Opt-in binary activations (ACT_B1, KernelTable::q1_0_binary_act): the same loop with
+//   isum_b = sum_j s_j t_j, t_j = +-1 the activation signs = 128 - 2 popcount(wbits ^ xbits)
+//   acc = fmaf(d_w * d_x, (float)isum_b, acc)
 #include <cmath>
 #include <cstring>
 
@@ -78,9 +82,42 @@ void matmul_q1_0(const void* W, size_t w_row_bytes, const void* X, size_t x_row_
     }
 }
 
+// ACT_B1 (kernels.h): llama.cpp's quantize_row_q1_0_ref with d kept in float.
+void quantize_act_b1(const float* x, void* xq, int n) {
+    block_b1* y = static_cast<block_b1*>(xq);
+    for (int i = 0; i < n / QK1_0; i++, x += QK1_0) {
+        float sum_abs = 0.0f;
+        for (int j = 0; j < QK1_0; j++) sum_abs += std::fabs(x[j]);
+        y[i].d = sum_abs / QK1_0;
+        std::memset(y[i].bits, 0, sizeof(y[i].bits));
+        for (int j = 0; j < QK1_0; j++)
+            if (x[j] >= 0.0f) y[i].bits[j / 8] |= (uint8_t)(1 << (j % 8));
+    }
+}
+
+void matmul_q1_0_b1(const void* W, size_t w_row_bytes, const void* X, size_t x_row_bytes, float* Y, size_t ldy,
+                    int n_in, int n_tok, int row0, int row1) {
+    const int nb = n_in / QK1_0;
+    for (int r = row0; r < row1; r++) {
+        const block_q1_0* w = (const block_q1_0*)((const uint8_t*)W + (size_t)r * w_row_bytes);
+        for (int t = 0; t < n_tok; t++) {
+            const block_b1* x = (const block_b1*)((const uint8_t*)X + (size_t)t * x_row_bytes);
+            float acc = 0.0f;
+            for (int b = 0; b < nb; b++) {
+                int isum = 0;
+                for (int j = 0; j < QK1_0; j++) isum += q1_0_sign(w[b], j) * ((x[b].bits[j / 8] >> (j % 8)) & 1 ? 1 : -1);
+                acc = std::fma(fp16_to_fp32(w[b].d) * x[b].d, (float)isum, acc);
+            }
+            Y[(size_t)t * ldy + r] = acc;
+        }
+    }
+}
+
 }  // namespace
 
 void register_binary(KernelTable& t) {
+    t.q1_0_binary_act = {ACT_B1, &matmul_q1_0_b1};
+    t.quantize_act[ACT_B1] = &quantize_act_b1;
     t.matmul[GGML_Q1_0] = {ACT_Q8_PLANES, &matmul_q1_0};
     t.dequantize_row[GGML_Q1_0] = &dequantize_row_q1_0;
     t.quantize_act[ACT_Q8_PLANES] = &quantize_act_q8_planes;

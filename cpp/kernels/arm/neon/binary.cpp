@@ -19,6 +19,7 @@ namespace {
 
 struct Q1Kernel {
     static constexpr int kLanes = 4;
+    using ActBlock = block_q8_planes;
     struct Tile {
         uint32x4_t w[4];
         float32x4_t d;
@@ -74,8 +75,26 @@ struct Q1Kernel {
     }
 };
 
+// Binary activations (ACT_B1): isum = 128 - 2 sum_k popcount(W[k] ^ X[k]) per lane.
+struct XnorKernel : Q1Kernel {
+    using ActBlock = block_b1;
+    static inline void accumulate(const Tile& t, const block_b1& x, float* acc) {
+        uint32_t p[4];
+        std::memcpy(p, x.bits, 16);
+        uint8x16_t n = vcntq_u8(vreinterpretq_u8_u32(veorq_u32(t.w[0], vdupq_n_u32(p[0]))));
+        for (int k = 1; k < 4; k++) n = vaddq_u8(n, vcntq_u8(vreinterpretq_u8_u32(veorq_u32(t.w[k], vdupq_n_u32(p[k])))));
+        const int32x4_t c = vreinterpretq_s32_u32(vpaddlq_u16(vpaddlq_u8(n)));
+        const int32x4_t isum = vsubq_s32(vdupq_n_s32(QK1_0), vaddq_s32(c, c));
+        const float32x4_t scale = vmulq_f32(t.d, vdupq_n_f32(x.d));
+        vst1q_f32(acc, vfmaq_f32(vld1q_f32(acc), scale, vcvtq_f32_s32(isum)));
+    }
+};
+
 }  // namespace
 
-void register_binary(KernelTable& t) { t.matmul[GGML_Q1_0] = {ACT_Q8_PLANES, binary::matmul<Q1Kernel>}; }
+void register_binary(KernelTable& t) {
+    t.matmul[GGML_Q1_0] = {ACT_Q8_PLANES, binary::matmul<Q1Kernel>};
+    t.q1_0_binary_act = {ACT_B1, binary::matmul<XnorKernel>};
+}
 
 }  // namespace edgeq::neon

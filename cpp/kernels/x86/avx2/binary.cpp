@@ -21,6 +21,7 @@ namespace {
 
 struct Q1Kernel {
     static constexpr int kLanes = 8;
+    using ActBlock = block_q8_planes;
     struct Tile {
         __m256i w[4];
         __m256 d;
@@ -72,6 +73,22 @@ struct Q1Kernel {
         for (int b = 0; b < 7; b++) s16 = _mm256_add_epi16(s16, weighted_count(t, x.planes[b], (int8_t)(1 << b)));
         const __m256i s = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
         const __m256i isum = _mm256_sub_epi32(_mm256_add_epi32(s, s), _mm256_set1_epi32(x.sum));
+        const __m256 scale = _mm256_mul_ps(t.d, _mm256_set1_ps(x.d));
+        _mm256_storeu_ps(acc, _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum), _mm256_loadu_ps(acc)));
+    }
+};
+
+// Binary activations (ACT_B1): isum = 128 - 2 sum_k popcount(W[k] ^ X[k]) per lane (byte
+// popcounts summed over k, <= 32, then per 32-bit lane with vpmaddubsw / vpmaddwd).
+struct XnorKernel : Q1Kernel {
+    using ActBlock = block_b1;
+    static inline void accumulate(const Tile& t, const block_b1& x, float* acc) {
+        uint32_t p[4];
+        std::memcpy(p, x.bits, 16);
+        __m256i n = popcount8(_mm256_xor_si256(t.w[0], _mm256_set1_epi32((int)p[0])));
+        for (int k = 1; k < 4; k++) n = _mm256_add_epi8(n, popcount8(_mm256_xor_si256(t.w[k], _mm256_set1_epi32((int)p[k]))));
+        const __m256i c = _mm256_madd_epi16(_mm256_maddubs_epi16(n, _mm256_set1_epi8(1)), _mm256_set1_epi16(1));
+        const __m256i isum = _mm256_sub_epi32(_mm256_set1_epi32(QK1_0), _mm256_add_epi32(c, c));
         const __m256 scale = _mm256_mul_ps(t.d, _mm256_set1_ps(x.d));
         _mm256_storeu_ps(acc, _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum), _mm256_loadu_ps(acc)));
     }
@@ -129,6 +146,7 @@ void quantize_act_q8_planes(const float* x, void* xq, int n) {
 void register_binary(KernelTable& t) {
     t.matmul[GGML_Q1_0] = {ACT_Q8_PLANES, binary::matmul<Q1Kernel>};
     t.quantize_act[ACT_Q8_PLANES] = &quantize_act_q8_planes;
+    t.q1_0_binary_act = {ACT_B1, binary::matmul<XnorKernel>};
 }
 
 }  // namespace edgeq::avx2

@@ -29,6 +29,7 @@ namespace {
 
 struct Q1Kernel {
     static constexpr int kLanes = 16;
+    using ActBlock = block_q8_planes;
     struct Tile {
         __m512i w[4];
         __m512 d;
@@ -87,8 +88,26 @@ struct Q1Kernel {
     }
 };
 
+// Binary activations (ACT_B1): isum = 128 - 2 sum_k popcount(W[k] ^ X[k]) per lane.
+struct XnorKernel : Q1Kernel {
+    using ActBlock = block_b1;
+    static inline void accumulate(const Tile& t, const block_b1& x, float* acc) {
+        uint32_t p[4];
+        std::memcpy(p, x.bits, 16);
+        __m512i c = _mm512_popcnt_epi32(_mm512_xor_si512(t.w[0], _mm512_set1_epi32((int)p[0])));
+        for (int k = 1; k < 4; k++)
+            c = _mm512_add_epi32(c, _mm512_popcnt_epi32(_mm512_xor_si512(t.w[k], _mm512_set1_epi32((int)p[k]))));
+        const __m512i isum = _mm512_sub_epi32(_mm512_set1_epi32(QK1_0), _mm512_add_epi32(c, c));
+        const __m512 scale = _mm512_mul_ps(t.d, _mm512_set1_ps(x.d));
+        _mm512_storeu_ps(acc, _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum), _mm512_loadu_ps(acc)));
+    }
+};
+
 }  // namespace
 
-void register_binary(KernelTable& t) { t.matmul[GGML_Q1_0] = {ACT_Q8_PLANES, binary::matmul<Q1Kernel>}; }
+void register_binary(KernelTable& t) {
+    t.matmul[GGML_Q1_0] = {ACT_Q8_PLANES, binary::matmul<Q1Kernel>};
+    t.q1_0_binary_act = {ACT_B1, binary::matmul<XnorKernel>};
+}
 
 }  // namespace edgeq::avx512
