@@ -55,15 +55,18 @@ U8Array quantize_act(int act, F32Array x, const std::string& isa) {
     return out;
 }
 
-// Y (n_tok, n_out) = X (n_tok, n_in) @ W^T, W given as GGUF bytes of n_out rows.
-F32Array matmul(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, F32Array x, const std::string& isa) {
+// Y (n_tok, n_out) = X (n_tok, n_in) @ W^T, W given as GGUF bytes of n_out rows. binary_act: Q1_0's
+// opt-in binary-activation kernel (KernelTable::q1_0_binary_act) instead of matmul[type].
+F32Array matmul(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, F32Array x, const std::string& isa,
+                bool binary_act) {
     const KernelTable& t = table(isa);
     const size_t rb = row_bytes_checked(type, n_in);
     if (type >= kNumGgmlTypes || !t.matmul[type].fn)
         throw std::invalid_argument(std::string("no matmul kernel for ") + ggml_type_name(type));
     if ((size_t)w.size() != rb * n_out) throw std::invalid_argument("weight bytes do not match (n_out, n_in)");
     if (x.ndim() != 2 || x.shape(1) != n_in) throw std::invalid_argument("x must be (n_tok, n_in)");
-    const MatmulKernel& k = t.matmul[type];
+    if (binary_act && type != GGML_Q1_0) throw std::invalid_argument("binary_act is for Q1_0 weights only");
+    const MatmulKernel& k = binary_act ? t.q1_0_binary_act : t.matmul[type];
     const int64_t n_tok = x.shape(0);
     const size_t xb = act_row_bytes(k.act, (int)n_in);
     std::vector<uint8_t> xq(xb * n_tok);
@@ -107,7 +110,7 @@ void bind_kernels(py::module_& m) {
     m.def("dequantize", &dequantize, py::arg("type"), py::arg("data"), py::arg("n"), py::arg("isa") = "");
     m.def("quantize_act", &quantize_act, py::arg("act"), py::arg("x"), py::arg("isa") = "");
     m.def("matmul", &matmul, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"), py::arg("x"),
-          py::arg("isa") = "");
+          py::arg("isa") = "", py::arg("binary_act") = false);
 }
 
 }  // namespace edgeq

@@ -134,3 +134,65 @@ def test_matmul_matches_float64(isa, n_out, n_in, n_tok):
     assert np.max(M) > 0
     ref = _core.matmul(Q1_0, blocks.reshape(-1), n_out, n_in, x, isa="ref")
     np.testing.assert_array_equal(y.view(np.uint32), ref.view(np.uint32))
+
+
+# ---- opt-in binary activations (ACT_B1, XNOR-popcount; EDGEQ_Q1_0_ACT=binary) -----------------
+
+ACT_B1 = 6
+
+
+def b1_numpy(x):
+    """ACT_B1 row of x (n,) per kernels.h: per 128 values float d = (sum |x| left to right in
+    float32) / 128, then the sign bits (set iff x >= 0), value j at bit j % 8 of byte j / 8."""
+    out = bytearray()
+    for blk in np.asarray(x, dtype=np.float32).reshape(-1, QK):
+        d = np.cumsum(np.abs(blk), dtype=np.float32)[-1] / np.float32(QK)
+        out += np.float32(d).tobytes() + np.packbits(blk >= 0, bitorder="little").tobytes()
+    return bytes(out)
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+def test_b1_activations_match_numpy(isa):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((4, 640)).astype(np.float32)
+    x[1] = 0.0
+    x[2, 3] = -0.0
+    x[3] *= 1e4
+    got = _core.quantize_act(ACT_B1, x, isa=isa)
+    for t in range(x.shape[0]):
+        assert bytes(got[t]) == b1_numpy(x[t]), f"{isa}: token {t}"
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+@pytest.mark.parametrize("n_out,n_in,n_tok", [(1, 128, 1), (37, 2048, 1), (19, 640, 9), (40, 384, 70)])
+def test_binary_act_matmul_matches_float64(isa, n_out, n_in, n_tok):
+    """W (dequantized, exact) times the binarized x (d_x * sign x, float64) within the same
+    rounding bound as the int8 kernel; bit-exact with the reference."""
+    rng = np.random.default_rng(n_out * 7 + n_in + n_tok)
+    blocks = np.concatenate([FORMATS["Q1_0"].quantize(rng.standard_normal((n_out - n_out // 2, n_in)).astype(np.float32), 1),
+                             random_blocks(rng, n_out // 2, n_in)])
+    x = rng.standard_normal((n_tok, n_in)).astype(np.float32)
+    y = _core.matmul(Q1_0, blocks.reshape(-1), n_out, n_in, x, isa=isa, binary_act=True)
+    xb = _core.quantize_act(ACT_B1, x, isa="ref").reshape(n_tok, n_in // QK, 20)
+    d = xb[:, :, :4].copy().view(np.float32).astype(np.float64)
+    signs = np.where(np.unpackbits(xb[:, :, 4:], axis=2, bitorder="little") == 1, 1.0, -1.0)
+    xf = (signs * d).reshape(n_tok, n_in)
+    W = dequantize_q1_0(blocks).reshape(n_out, n_in).astype(np.float64)
+    want = xf @ W.T
+    nb = n_in // QK
+    M = np.abs(xf) @ np.abs(W).T
+    bound = 2 * (2 * nb + 1) * EPS32 * M + 1e-30
+    err = np.abs(y.astype(np.float64) - want)
+    assert np.all(err <= bound), f"{isa}: max err/bound {np.max(err / bound):.3g}"
+    ref = _core.matmul(Q1_0, blocks.reshape(-1), n_out, n_in, x, isa="ref", binary_act=True)
+    np.testing.assert_array_equal(y.view(np.uint32), ref.view(np.uint32))
+    # A different numeric result from the int8 kernel (documented): not equal, but correlated.
+    y8 = _core.matmul(Q1_0, blocks.reshape(-1), n_out, n_in, x, isa=isa)
+    assert not np.array_equal(y, y8)
+    if n_out * n_tok > 100:
+        assert np.corrcoef(y.ravel(), y8.ravel())[0, 1] > 0.5
+
+
+def test_binary_act_rejects_other_types():
+    with pytest.raises(ValueError, match="Q1_0 weights only"):
+        _core.matmul(2, np.zeros(18 * 4, np.uint8), 1, 128, np.zeros((1, 128), np.float32), binary_act=True)

@@ -295,6 +295,24 @@ def test_q1_0_model_runs_close_to_its_dequantization(tmp_path):
         np.testing.assert_array_equal(theirs, got)
 
 
+def test_q1_0_binary_activation_mode(tmp_path, monkeypatch):
+    """EDGEQ_Q1_0_ACT=binary at load: the Q1_0 matrices binarize their inputs (XNOR-popcount) -- a
+    different, coarser result than the default int8 activations (the tiny random model's logits
+    move by tens of percent, against ~1% for int8); an unknown value is refused at load."""
+    src = tmp_path / "f32.gguf"
+    write_tiny_llama(src, T.F32, **K_SHAPE)
+    quantize(src, tmp_path / "q1.gguf", "Q1_0", output_type="F32")
+    int8 = load_model(str(tmp_path / "q1.gguf"), n_threads=1).eval(IDS, all_logits=True)
+    monkeypatch.setenv("EDGEQ_Q1_0_ACT", "binary")
+    binary = load_model(str(tmp_path / "q1.gguf"), n_threads=2).eval(IDS, all_logits=True)
+    assert np.isfinite(binary).all()
+    rel = np.linalg.norm(binary - int8) / np.linalg.norm(int8)
+    assert 0.05 < rel < 1.5, rel
+    monkeypatch.setenv("EDGEQ_Q1_0_ACT", "int4")
+    with pytest.raises(Exception, match="EDGEQ_Q1_0_ACT must be 'int8' or 'binary'"):
+        load_model(str(tmp_path / "q1.gguf"), n_threads=1)
+
+
 @pytest.mark.parametrize("arch", ["bitnet", "bitnet-b1.58"])
 def test_ternary_models_stay_lossless(tmp_path, arch):
     """A BitNet model in TQ2_0: to TQ1_0, to F32 and back to TQ2_0, its ternary matrices keep
