@@ -1,7 +1,7 @@
 """Q1_0 (binary) kernel timings: decode GEMV weight GB/s from DRAM, 1 and 2 threads, per ISA,
 plus prefill GMAC/s. Medians over --trials (the shared machine is noisy).
 
-    PYTHONPATH=python python bench/binary_kernels.py [--isa ref avx2 avx512] [--trials 7]
+    PYTHONPATH=python python bench/binary_kernels.py [--isa ref avx2 avx512] [--trials 7] [--binary-act]
 
 Each figure is given twice, from the wall time and from the CPU time of the busiest thread (see
 median_time). _core.matmul is single-threaded and quantizes the activations (ACT_Q8_PLANES) first, included in
@@ -51,6 +51,8 @@ def main():
     ap.add_argument("--prefill", type=int, default=128)
     ap.add_argument("--trials", type=int, default=7)
     ap.add_argument("--copies", type=int, default=24)
+    ap.add_argument("--binary-act", action="store_true",
+                    help="the opt-in binary-activation (XNOR-popcount) kernel instead of int8 activations")
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     w = rng.standard_normal((a.n_out, a.n_in)).astype(np.float32)
@@ -66,7 +68,7 @@ def main():
     for isa in a.isa:
         def loop(hs):
             for h in hs:
-                _core.matmul(Q1_0, h, h.size // blocks.shape[1], a.n_in, x1, isa=isa)
+                _core.matmul(Q1_0, h, h.size // blocks.shape[1], a.n_in, x1, isa=isa, binary_act=a.binary_act)
 
         def one_thread():
             return thread_cpu(lambda: loop([c.reshape(-1) for c in copies]))
@@ -85,10 +87,10 @@ def main():
 
         (w1, c1), (w2, c2) = median_time(one_thread, a.trials, a.copies), median_time(two_threads, a.trials, a.copies)
         flat = blocks.reshape(-1)
-        wp, cp = median_time(lambda: thread_cpu(lambda: _core.matmul(Q1_0, flat, a.n_out, a.n_in, xp, isa=isa)),
+        wp, cp = median_time(lambda: thread_cpu(lambda: _core.matmul(Q1_0, flat, a.n_out, a.n_in, xp, isa=isa, binary_act=a.binary_act)),
                              max(1, a.trials // 2), 1)
         macs = a.n_out * a.n_in * a.prefill / 1e9
-        print(f"Q1_0 {isa:7s} decode GB/s wall|cpu: 1 thread {gb / w1:6.2f} | {gb / c1:6.2f}  "
+        print(f"Q1_0{'xB1' if a.binary_act else ''} {isa:7s} decode GB/s wall|cpu: 1 thread {gb / w1:6.2f} | {gb / c1:6.2f}  "
               f"2 threads {gb / w2:6.2f} | {gb / c2:6.2f}   prefill GMAC/s {macs / wp:6.1f} | {macs / cp:6.1f}")
 
 
