@@ -19,18 +19,6 @@ namespace t = edgeq::test;
 
 namespace {
 
-bool expect_bytes_equal(const uint8_t* got, const uint8_t* want, size_t n, const std::string& what) {
-    t::counters().comparisons++;
-    for (size_t i = 0; i < n; i++) {
-        if (got[i] != want[i]) {
-            std::fprintf(stderr, "FAIL %s: byte %zu: got %d want %d\n", what.c_str(), i, got[i], want[i]);
-            t::counters().failures++;
-            return false;
-        }
-    }
-    return true;
-}
-
 // n_rows rows of w_row_bytes (>= the blocks' bytes): random sign bits, d random finite values of
 // either sign, some 0 (all-zero blocks), some all-ones / all-zeros bit blocks.
 std::vector<uint8_t> random_weights(int n_rows, int n_in, size_t w_row_bytes) {
@@ -122,7 +110,7 @@ void check_quantize(const KernelTable& ref, const KernelTable& isa, ActType act,
             std::vector<uint8_t> want(rb, 0xAA), got(rb, 0x55);
             ref.quantize_act[act](x.data(), want.data(), n);
             isa.quantize_act[act](x.data(), got.data(), n);
-            expect_bytes_equal(got.data(), want.data(), rb,
+            t::expect_bytes_equal(got.data(), want.data(), rb,
                                std::string(isa.name) + " quantize " + name + " n=" + std::to_string(n) + " variant " +
                                    std::to_string(variant));
         }

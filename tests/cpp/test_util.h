@@ -52,6 +52,19 @@ inline bool expect_bits_equal(const float* got, const float* want, size_t n, con
     return true;
 }
 
+// Byte-exact comparison (activation rows, quantized blocks).
+inline bool expect_bytes_equal(const uint8_t* got, const uint8_t* want, size_t n, const std::string& what) {
+    counters().comparisons++;
+    for (size_t i = 0; i < n; i++) {
+        if (got[i] != want[i]) {
+            std::fprintf(stderr, "FAIL %s: byte %zu: got %d want %d\n", what.c_str(), i, got[i], want[i]);
+            counters().failures++;
+            return false;
+        }
+    }
+    return true;
+}
+
 // |got - want| <= atol + rtol * |want| elementwise (float-accumulating kernels; the caller's
 // comment justifies the bound).
 inline bool expect_close(const float* got, const float* want, size_t n, double atol, double rtol,
