@@ -111,6 +111,8 @@ void bind_kernels(py::module_& m) {
     m.def("quantize_act", &quantize_act, py::arg("act"), py::arg("x"), py::arg("isa") = "");
     m.def("matmul", &matmul, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"), py::arg("x"),
           py::arg("isa") = "", py::arg("binary_act") = false);
+    m.attr("ACT_Q8_PLANES") = (int)ACT_Q8_PLANES;
+    m.attr("ACT_B1") = (int)ACT_B1;
 }
 
 }  // namespace edgeq

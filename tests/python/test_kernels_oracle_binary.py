@@ -25,7 +25,7 @@ from q1_0_ref import dequantize_q1_0, quantize_row_q1_0_ref  # noqa: E402
 
 Q1_0 = int(QT.Q1_0)
 QK = 128
-ACT_Q8_PLANES = 5
+ACT_Q8_PLANES = _core.ACT_Q8_PLANES
 EPS32 = 2.0**-24
 RUNNABLE = _core.runnable_isas()
 
@@ -138,7 +138,7 @@ def test_matmul_matches_float64(isa, n_out, n_in, n_tok):
 
 # ---- opt-in binary activations (ACT_B1, XNOR-popcount; EDGEQ_Q1_0_ACT=binary) -----------------
 
-ACT_B1 = 6
+ACT_B1 = _core.ACT_B1
 
 
 def b1_numpy(x):
