@@ -34,6 +34,11 @@ void matmul(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_byte
     const int nb = n_in / QK1_0;
     thread_local std::vector<float> facc;  // (tokens of the chunk, L lanes): the float accumulators
     facc.resize((size_t)kChunk * L);
+    // The first row tile, which no earlier tile prefetched (a call often covers only a part of
+    // the matrix: the thread pool splits its rows).
+    for (const uint8_t* p = (const uint8_t*)W + (size_t)row0 * w_row_bytes;
+         p < (const uint8_t*)W + (size_t)std::min(row0 + L, row1) * w_row_bytes; p += 64)
+        __builtin_prefetch(p);
     for (int tc = 0; tc < n_tok; tc += kChunk) {
         const int nt = std::min(kChunk, n_tok - tc);
         const uint8_t* X = (const uint8_t*)Xq + (size_t)tc * x_row_bytes;
