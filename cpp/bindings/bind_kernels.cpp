@@ -87,10 +87,14 @@ const MatmulKernel& matmul_kernel(const KernelTable& t, uint32_t type, const U8A
 }
 
 // Y (n_tok, n_out) = X (n_tok, n_in) @ W^T, W given as GGUF bytes of n_out rows (or a layout made
-// at load, e.g. tl_pack's).
-F32Array matmul(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, F32Array x, const std::string& isa) {
+// at load, e.g. tl_pack's). binary_act: Q1_0's opt-in binary-activation kernel
+// (KernelTable::q1_0_binary_act) instead of matmul[type].
+F32Array matmul(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, F32Array x, const std::string& isa,
+                bool binary_act) {
     const KernelTable& t = table(isa);
-    const MatmulKernel& k = matmul_kernel(t, type, w, n_out, n_in);
+    if (binary_act && type != GGML_Q1_0) throw std::invalid_argument("binary_act is for Q1_0 weights only");
+    const MatmulKernel& checked = matmul_kernel(t, type, w, n_out, n_in);  // sizes checked either way
+    const MatmulKernel& k = binary_act ? t.q1_0_binary_act : checked;
     const size_t rb = row_bytes_checked(type, n_in);
     if (x.ndim() != 2 || x.shape(1) != n_in) throw std::invalid_argument("x must be (n_tok, n_in)");
     const int64_t n_tok = x.shape(0);
@@ -211,13 +215,15 @@ void bind_kernels(py::module_& m) {
           "quantizer (MXFP4, NVFP4: byte-identical to llama.cpp's quantize_row_*_ref)");
     m.def("quantize_act", &quantize_act, py::arg("act"), py::arg("x"), py::arg("isa") = "");
     m.def("matmul", &matmul, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"), py::arg("x"),
-          py::arg("isa") = "");
+          py::arg("isa") = "", py::arg("binary_act") = false);
     m.def("matmul_rows", &matmul_rows, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"), py::arg("xq"),
           py::arg("y"), py::arg("row0"), py::arg("row1"), py::arg("isa") = "");
     m.def("tl_pack", &tl_pack, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"));
     m.attr("TYPE_TL2") = (int)EDGEQ_TL2;
     m.attr("ACT_I8_TOKEN") = (int)ACT_I8_TOKEN;
     m.attr("ACT_I8_LUT3") = (int)ACT_I8_LUT3;
+    m.attr("ACT_Q8_PLANES") = (int)ACT_Q8_PLANES;
+    m.attr("ACT_B1") = (int)ACT_B1;
 }
 
 }  // namespace edgeq

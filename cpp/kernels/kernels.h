@@ -20,7 +20,9 @@ enum ActType : int {
     ACT_Q8_K = 3,  // block_q8_K rows (for Q4_K, Q6_K weights)
     ACT_I8_TOKEN = 4,  // one int8 row per token, one scale (for TQ1_0, TQ2_0; see below)
     ACT_I8_LUT3 = 5,   // the ACT_I8_TOKEN row + lookup tables of its triples (for EDGEQ_TL2; ternary_lut.h)
-    kNumActTypes = 6,
+    ACT_Q8_PLANES = 6, // block_q8_planes rows: int8 per 128 values as bit planes (for Q1_0)
+    ACT_B1 = 7,        // block_b1 rows: sign bits per 128 values (Q1_0's opt-in binary mode)
+    kNumActTypes = 8,
 };
 
 // ACT_I8_TOKEN row of n values (n % 256 == 0), bitnet.cpp's quantize_row_i8_s:
@@ -30,6 +32,17 @@ enum ActType : int {
 inline size_t i8_token_scale_offset(int n) { return (size_t)n; }
 inline size_t i8_token_bsum_offset(int n) { return (size_t)n + 4; }
 
+// ACT_Q8_PLANES row of n values (n % 128 == 0): n / 128 block_q8_planes (quant_types.h). Per block
+// of 128: d = amax / 127 (float), q[j] = d != 0 ? round_half_even(x[j] / d) : 0 (so |q| <= 127),
+// sum = sum_j q[j], q stored as 8 bit planes. One float scale per 128 values, matching Q1_0's block.
+
+// ACT_B1 row of n values (n % 128 == 0): n / 128 block_b1 (quant_types.h). Per block of 128:
+// d = (sum_j |x[j]|, in float, j in order) / 128, bit j set iff x[j] >= 0 (llama.cpp's
+// quantize_row_q1_0_ref with d kept in float). A much coarser input than ACT_Q8_PLANES: the
+// results of Q1_0 . ACT_B1 (XNOR-popcount) are a different, cheaper approximation of W x.
+
+// Values per block of activation format `act` (1 for ACT_F32).
+int act_block_size(ActType act);
 // Bytes of one activation row of n values in format `act` (n a multiple of the block size).
 size_t act_row_bytes(ActType act, int n);
 // Block size (values per block) and bytes per block of a GGUF weight type; 0 if unknown.
@@ -68,6 +81,9 @@ struct KernelTable {
     DequantizeRowFn dequantize_row[kNumGgmlTypes] = {};
     QuantizeRowFn quantize_row[kNumGgmlTypes] = {};  // weight quantizers (reference only: MXFP4, NVFP4)
     QuantizeActFn quantize_act[kNumActTypes] = {};
+    // Q1_0 weights with binary activations (ACT_B1, XNOR-popcount): opt-in, used instead of
+    // matmul[GGML_Q1_0] when EDGEQ_Q1_0_ACT=binary is set at model load (weights.cpp).
+    MatmulKernel q1_0_binary_act;
     // Float helpers for attention and norms.
     float (*dot_f32)(const float* a, const float* b, int n) = nullptr;      // sum a[i] b[i]
     void (*axpy_f32)(float a, const float* x, float* y, int n) = nullptr;   // y += a x

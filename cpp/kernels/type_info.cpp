@@ -28,7 +28,7 @@ TypeInfo type_info(uint32_t type) {
         case GGML_I2_S: return {"I2_S", QK_I2_S, QK_I2_S / 4};  // blocks only: + 32 bytes per tensor
         case GGML_MXFP4: return {"MXFP4", QK_MXFP4, sizeof(block_mxfp4)};
         case GGML_NVFP4: return {"NVFP4", QK_NVFP4, sizeof(block_nvfp4)};
-        case GGML_Q1_0: return {"Q1_0", 128, 18};
+        case GGML_Q1_0: return {"Q1_0", QK1_0, sizeof(block_q1_0)};
         // Internal: bytes per 256-value block of a row; the row adds its fp16 scale (weight_row_bytes).
         case EDGEQ_TL2: return {"TL2", QK_K, tl::kBlockBytes / tl::kTileRows};
         default: return {nullptr, 0, 0};
@@ -56,6 +56,17 @@ size_t weight_matrix_bytes(uint32_t type, int n_in, int n_out) {
     return (size_t)((n_out + tile - 1) / tile * tile) * weight_row_bytes(type, n_in);
 }
 
+int act_block_size(ActType act) {
+    switch (act) {
+        case ACT_F32: return 1;
+        case ACT_Q8_0: return QK8_0;
+        case ACT_Q8_1: return QK8_1;
+        case ACT_Q8_K: case ACT_I8_TOKEN: return QK_K;
+        case ACT_Q8_PLANES: case ACT_B1: return QK1_0;
+        default: return 0;
+    }
+}
+
 size_t act_row_bytes(ActType act, int n) {
     switch (act) {
         case ACT_F32: return (size_t)n * sizeof(float);
@@ -64,6 +75,8 @@ size_t act_row_bytes(ActType act, int n) {
         case ACT_Q8_K: return (size_t)(n / QK_K) * sizeof(block_q8_K);
         case ACT_I8_TOKEN: return (i8_token_bsum_offset(n) + (size_t)(n / QK_K) * 4 + 63) / 64 * 64;
         case ACT_I8_LUT3: return act_row_bytes(ACT_I8_TOKEN, n) + (size_t)(n / QK_K) * tl::kBlockTableBytes;
+        case ACT_Q8_PLANES: return (size_t)(n / QK1_0) * sizeof(block_q8_planes);
+        case ACT_B1: return (size_t)(n / QK1_0) * sizeof(block_b1);
         default: return 0;
     }
 }

@@ -53,6 +53,16 @@ void check_bytes(const std::string& name, const TensorView& t) {
                        " bytes, got " + std::to_string(t.nbytes));
 }
 
+// EDGEQ_Q1_0_ACT=binary: Q1_0 matrices use the XNOR-popcount kernel with binarized activations
+// (ACT_B1, kernels.h) instead of int8 ones: faster, and a coarser result. Any other value but
+// "int8" (the default) is refused.
+bool q1_0_binary_activations() {
+    const char* v = std::getenv("EDGEQ_Q1_0_ACT");
+    if (!v || !*v || std::strcmp(v, "int8") == 0) return false;
+    if (std::strcmp(v, "binary") == 0) return true;
+    throw std::runtime_error(std::string("EDGEQ_Q1_0_ACT must be 'int8' or 'binary', got '") + v + "'");
+}
+
 // A matrix W (n_out, n_in): GGUF shape [n_in, n_out] (a 2-D shape with trailing 1s is accepted).
 // need_matmul = false: only rows are read (dequantized), no matmul kernel is required.
 // I2_S matrices are converted into TQ2_0 that `w` owns (i2s.h); their tensor scale, when it is not
@@ -80,13 +90,13 @@ Matrix load_matrix(const TensorMap& tensors, const std::string& name, int n_in, 
     if (!need_matmul) return m;
     if (!kt.matmul[t.type].fn)
         fail(name, std::string("type ") + ggml_type_name(t.type) + " has no matmul kernel (ISA " + kt.name + ")");
-    const MatmulKernel& k = kt.matmul[t.type];
+    const MatmulKernel& k = t.type == GGML_Q1_0 && q1_0_binary_activations() ? kt.q1_0_binary_act : kt.matmul[t.type];
     if (!kt.quantize_act[k.act] && k.act != ACT_F32)
         fail(name, std::string("no activation quantizer for the ") + ggml_type_name(t.type) + " kernel");
     m.act = k.act;
     m.fn = k.fn;
     // The activation row of n_in values must be whole blocks of the activation format.
-    const int act_block = k.act == ACT_F32 ? 1 : (k.act == ACT_Q8_K ? QK_K : 32);
+    const int act_block = act_block_size(k.act);
     if (n_in % act_block != 0)
         fail(name, "row length " + std::to_string(n_in) + " is not a multiple of the activation block " +
                        std::to_string(act_block));

@@ -7,8 +7,9 @@ llama-quantize runs without an importance matrix) writes for the same float32 ro
 
     F16, BF16, Q8_0, Q4_0, Q4_1, TQ1_0, TQ2_0   the gguf package's numpy quantizers
     Q4_K, Q6_K                                  edgeq's C++ quantizers (cpp/quant), threaded
+    Q1_0                                        _quantize_q1_0 below (numpy; the gguf package has none)
 
-A later format (Q1_0, MXFP4, NVFP4, an edgeq-internal layout) is one more entry with its
+A later format (MXFP4, NVFP4, an edgeq-internal layout) is one more entry with its
 quantizer: a numpy function or a `_core.quantize_rows` type.
 """
 from __future__ import annotations
@@ -72,6 +73,18 @@ def _core_rows(name: str) -> QuantizeFn:
     return quantize
 
 
+def _quantize_q1_0(x: np.ndarray, n_threads: int) -> np.ndarray:
+    """llama.cpp's quantize_row_q1_0_ref (ggml-quants.c) on blocks of 128: d = fp16(sum |x| / 128)
+    with the sum accumulated in float32 left to right (cumsum, not numpy's pairwise sum), and
+    bit j % 8 of qs[j / 8] set iff x[j] >= 0 (so -0.0 sets it, NaN does not). Block: d | qs[16]."""
+    blocks = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 128)
+    sum_abs = np.cumsum(np.abs(blocks), axis=1, dtype=np.float32)[:, -1]
+    d = (sum_abs / np.float32(128)).astype(np.float16)
+    qs = np.packbits(blocks >= 0, axis=1, bitorder="little")
+    out = np.concatenate([d.view(np.uint8).reshape(-1, 2), qs], axis=1)
+    return out.reshape(x.shape[0], -1)
+
+
 # Fallbacks: the nearest type with 32-value blocks that edgeq runs. llama-quantize uses the same
 # except for Q4_K, where it picks Q5_0 (which edgeq does not run); a row that not even the
 # fallback holds becomes F16, as in llama-quantize.
@@ -90,6 +103,9 @@ FORMATS: Dict[str, Format] = {f.name: f for f in (
            description="ternary, blocks of 256 (1.69 bpw)"),
     Format("TQ2_0", 37, _gguf_numpy("TQ2_0"), fallback="Q4_0",
            description="ternary, blocks of 256 (2.06 bpw)"),
+    # llama-quantize has no fallback for Q1_0 (it stops on rows that are not a multiple of 128).
+    Format("Q1_0", 40, _quantize_q1_0, fallback="Q4_0",
+           description="binary (+-d), blocks of 128 (1.125 bpw)"),
 )}
 TERNARY = ("TQ1_0", "TQ2_0")
 

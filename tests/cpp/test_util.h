@@ -52,6 +52,19 @@ inline bool expect_bits_equal(const float* got, const float* want, size_t n, con
     return true;
 }
 
+// Byte-exact comparison (activation rows, quantized blocks).
+inline bool expect_bytes_equal(const uint8_t* got, const uint8_t* want, size_t n, const std::string& what) {
+    counters().comparisons++;
+    for (size_t i = 0; i < n; i++) {
+        if (got[i] != want[i]) {
+            std::fprintf(stderr, "FAIL %s: byte %zu: got %d want %d\n", what.c_str(), i, got[i], want[i]);
+            counters().failures++;
+            return false;
+        }
+    }
+    return true;
+}
+
 // |got - want| <= atol + rtol * |want| elementwise (float-accumulating kernels; the caller's
 // comment justifies the bound).
 inline bool expect_close(const float* got, const float* want, size_t n, double atol, double rtol,
@@ -73,7 +86,7 @@ inline bool expect_close(const float* got, const float* want, size_t n, double a
 // register_* installed, including those inherited from a lower tier), e.g.
 // "matmul[TQ2_0 TQ1_0] dequantize_row[] quantize_act[I8_TOKEN] dot_f32 axpy_f32".
 inline std::string own_kernels(const KernelTable& isa, const KernelTable& ref) {
-    static const char* const act_names[] = {"F32", "Q8_0", "Q8_1", "Q8_K", "I8_TOKEN", "I8_LUT3"};
+    static const char* const act_names[] = {"F32", "Q8_0", "Q8_1", "Q8_K", "I8_TOKEN", "I8_LUT3", "Q8_PLANES", "B1"};
     static_assert(sizeof(act_names) / sizeof(act_names[0]) == kNumActTypes, "name every ActType");
     std::string mm, dq, qa;
     for (int ty = 0; ty < kNumGgmlTypes; ty++) {

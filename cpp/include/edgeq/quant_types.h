@@ -120,6 +120,36 @@ struct block_tq1_0 {
 };
 static_assert(sizeof(block_tq1_0) == 54, "block_tq1_0 is 54 bytes in GGUF");
 
+// Q1_0 (binary, 1.125 bpw; llama.cpp ggml-common.h block_q1_0, GGML type 41): w = +d if bit set,
+// -d if clear. Value j of the block is bit j % 8 of qs[j / 8] (LSB first). llama.cpp's reference
+// quantizer (quantize_row_q1_0_ref) stores d = fp16(mean |x|) and sets the bit iff x >= 0.
+constexpr int QK1_0 = 128;
+struct block_q1_0 {
+    ggml_half d;
+    uint8_t qs[QK1_0 / 8];
+};
+static_assert(sizeof(block_q1_0) == 18, "block_q1_0 is 18 bytes in GGUF");
+
+// ACT_Q8_PLANES activation block (kernels.h): 128 int8 values q as eight bit planes, for
+// bit-serial popcount dot products with Q1_0 weights. Bit j % 8 of planes[b][j / 8] is bit b of
+// the two's complement byte q[j] (the Q1_0 bit order), so q[j] = sum_b c_b bit_b(j) with c_b = 2^b
+// for b < 7 and c_7 = -128. x ~ d * q; sum = sum_j q[j].
+struct block_q8_planes {
+    float d;
+    int32_t sum;
+    uint8_t planes[8][QK1_0 / 8];
+};
+static_assert(sizeof(block_q8_planes) == 136, "block_q8_planes is 136 bytes");
+
+// ACT_B1 activation block (kernels.h; the opt-in binary-activation mode of Q1_0): 128 values as
+// sign bits, x ~ d * (bit ? +1 : -1), bit j % 8 of bits[j / 8] set iff x[j] >= 0, d = mean |x|:
+// the activation quantized the way Q1_0 quantizes weights, with a float scale.
+struct block_b1 {
+    float d;
+    uint8_t bits[QK1_0 / 8];
+};
+static_assert(sizeof(block_b1) == 20, "block_b1 is 20 bytes");
+
 // ---- Scalar half / bfloat16 conversion (exact, portable; the reference for SIMD paths) ----
 // `static`: each translation unit keeps its own copy, so a copy compiled with AVX2 flags in an
 // AVX2 file can never be picked by the linker for baseline code (ODR merging of inline functions).

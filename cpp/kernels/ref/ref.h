@@ -12,4 +12,5 @@ void register_ternary_lut(KernelTable& t);  // EDGEQ_TL2 weights; ACT_I8_LUT3 ac
 // ACT_I8_TOKEN quantization (also the first part of ACT_I8_LUT3).
 void quantize_row_i8_token(const float* x, void* xq, int n);
 void register_fp4(KernelTable& t);      // MXFP4, NVFP4 weights; Q8_0 activations; their quantizers
+void register_binary(KernelTable& t);   // Q1_0 weights; ACT_Q8_PLANES activations
 }  // namespace edgeq::ref

@@ -8,5 +8,6 @@ void register_ref(KernelTable& t) {
     ref::register_ternary(t);
     ref::register_ternary_lut(t);
     ref::register_fp4(t);
+    ref::register_binary(t);
 }
 }  // namespace edgeq

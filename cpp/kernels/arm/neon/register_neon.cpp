@@ -6,5 +6,6 @@ void register_neon(KernelTable& t) {
     neon::register_legacy(t);
     neon::register_kquants(t);
     neon::register_ternary(t);
+    neon::register_binary(t);
 }
 }  // namespace edgeq

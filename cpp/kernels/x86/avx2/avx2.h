@@ -9,4 +9,5 @@ void register_kquants(KernelTable& t);
 void register_ternary(KernelTable& t);
 void register_ternary_lut(KernelTable& t);  // EDGEQ_TL2, ACT_I8_LUT3
 void register_fp4(KernelTable& t);
+void register_binary(KernelTable& t);  // Q1_0 matmul, ACT_Q8_PLANES quantizer
 }  // namespace edgeq::avx2

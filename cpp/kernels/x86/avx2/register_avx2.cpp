@@ -8,5 +8,6 @@ void register_avx2(KernelTable& t) {
     avx2::register_ternary(t);
     avx2::register_ternary_lut(t);
     avx2::register_fp4(t);
+    avx2::register_binary(t);
 }
 }  // namespace edgeq
