@@ -26,7 +26,7 @@ from gguf import GGMLQuantizationType as T
 
 from edgeq.gguf import open_gguf
 from edgeq.model import load_model
-from edgeq.quant_formats import FORMATS, to_float32
+from edgeq.quant_formats import FORMATS, MIXES, to_float32
 from edgeq.quantize import Options, QuantizeError, quantize_file
 from tiny_llama import write_tiny_llama
 
@@ -130,6 +130,13 @@ def error_bound(fmt, x: np.ndarray) -> np.ndarray:
         b = blocks(32)
         d = (b.max(1) - b.min(1)) / 15
         return per(0.5 * d + 15 * fp16_err(d) + fp16_err(np.abs(b.min(1))), 32)
+    if fmt.name == "Q5_0":  # as Q4_0 with 32 levels: d = max / -16, a full step at the far end
+        d = np.abs(blocks(32)).max(1) / 16
+        return per(d + 16 * fp16_err(d), 32)
+    if fmt.name == "Q5_1":  # 32 levels over [min, max]: half a step
+        b = blocks(32)
+        d = (b.max(1) - b.min(1)) / 31
+        return per(0.5 * d + 31 * fp16_err(d) + fp16_err(np.abs(b.min(1))), 32)
     if fmt.name in ("TQ1_0", "TQ2_0"):  # levels {-d, 0, d}, d = amax: at most d / 2
         d = np.abs(blocks(256)).max(1)
         return per(0.5 * d + fp16_err(d), 256)
@@ -213,7 +220,8 @@ def tensors_of(path) -> dict:
 
 
 def quantize(src, dst, type_name, **kw):
-    opts = Options(type=FORMATS[type_name], threads=2,
+    mix = MIXES.get(type_name)
+    opts = Options(type=FORMATS[mix.base if mix else type_name], threads=2, mix=mix,
                    **{k: (FORMATS[v] if k.endswith("_type") else v) for k, v in kw.items()})
     return quantize_file(str(src), str(dst), opts)
 
@@ -221,7 +229,7 @@ def quantize(src, dst, type_name, **kw):
 @pytest.mark.parametrize("type_name,llama_args", [
     ("Q4_K", ["--pure", "--output-tensor-type", "q6_k", "Q4_K_S"]),  # Q4_K_S mixes in Q5_K
     ("Q6_K", ["Q6_K"]), ("Q8_0", ["Q8_0"]), ("Q4_0", ["Q4_0"]), ("Q4_1", ["Q4_1"]),
-    ("BF16", ["BF16"]),
+    ("Q5_0", ["Q5_0"]), ("Q5_1", ["Q5_1"]), ("BF16", ["BF16"]), ("Q4_K_M", ["Q4_K_M"]),
 ])
 def test_files_equal_llama_quantize(tmp_path, type_name, llama_args):
     """Every tensor (type, shape, bytes) and every metadata value equal llama-quantize's output
@@ -320,11 +328,11 @@ def test_rules_kept_tensors_output_embedding_metadata(tmp_path):
 
 
 def test_fallbacks_follow_llama_quantize(tmp_path):
-    """Rows of 64 values (not whole 256-blocks): Q4_K -> Q4_1, Q6_K -> Q8_0, TQ2_0 -> Q4_0, the
+    """Rows of 64 values (not whole 256-blocks): Q4_K -> Q5_0, Q6_K -> Q8_0, TQ2_0 -> Q4_0, the
     output -> Q8_0; rows of 48 (not whole 32-blocks) -> F16. --no-fallback refuses instead."""
     src = tmp_path / "f32.gguf"
     write_tiny_llama(src, T.F32)  # n_embd 64, n_ff 96
-    for target, fb in (("Q4_K", "Q4_1"), ("Q6_K", "Q8_0"), ("TQ2_0", "Q4_0")):
+    for target, fb in (("Q4_K", "Q5_0"), ("Q6_K", "Q8_0"), ("TQ2_0", "Q4_0")):
         r = quantize(src, tmp_path / "q.gguf", target)
         got = {p.info.name: (p.type, p.wanted) for p in r.tensors}
         assert got["blk.0.attn_q.weight"] == (fb, target)
@@ -429,7 +437,7 @@ def test_cli_json_summary_and_quiet_when_piped(tiny, tmp_path):
     assert proc.returncode == 0 and proc.stdout == ""
     lines = proc.stderr.splitlines()  # a fallback note per row length (64, 96), then the summary
     assert len(lines) == 3, proc.stderr
-    assert "rows of 64 values, not a multiple of the Q4_K block (256): written as Q4_1" in lines[0]
+    assert "rows of 64 values, not a multiple of the Q4_K block (256): written as Q5_0" in lines[0]
     assert "blk.*.attn_q.weight (x2)" in lines[0] and "blk.*.ffn_down.weight (x2)" in lines[1]
     assert lines[2].startswith(f"edgeq: wrote {out}: 21 tensors (15 fell back)")
     assert edgeq("quantize", tiny, out, "--type", "Q4_K", "-q").stderr == ""
@@ -437,7 +445,8 @@ def test_cli_json_summary_and_quiet_when_piped(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("args,code,fragment", [
-    (["--type", "Q5_0"], 2, "unknown type 'Q5_0' (known: F32, F16, BF16, Q8_0"),
+    (["--type", "Q5_K"], 2, "unknown type 'Q5_K' (known: F32, F16, BF16, Q8_0"),
+    (["--type", "Q4_K", "--q4k-search", "hqq"], 2, "--q4k-search: invalid choice: 'hqq'"),
     (["--type", "Q4_K", "--output-type", "IQ4"], 2, "unknown type 'IQ4'"),
     ([], 2, "the following arguments are required: --type"),
     (["--type", "Q4_K", "-t", "0"], 2, "-t/--threads: must be >= 1"),
