@@ -1,6 +1,7 @@
 """`edgeq quantize IN.gguf OUT.gguf --type T`: rewrite a GGUF model with its weight matrices in
 another type, the way llama.cpp's llama-quantize does (same bytes for the same float source and
-the same per-tensor types; formats in quant_formats.py).
+the same per-tensor types, except Q4_K, whose default fit searches further: --q4k-search rtn for
+llama-quantize's bytes; formats in quant_formats.py).
 
 Which type each tensor gets (llama-quantize's rules without an importance matrix):
   - only matrices are quantized: tensors with 2+ dimensions whose name ends in "weight", except
@@ -18,8 +19,9 @@ Which type each tensor gets (llama-quantize's rules without an importance matrix
   - a tensor already in its chosen type is copied byte for byte (ternary weights stay exact).
 Quantized sources are dequantized first (as llama-quantize does). All metadata is kept, with
 general.file_type set to the --type's llama.cpp file type; the alignment is the input's.
---q4k-search mse|wmse writes Q4_K tensors with a searched fit (lower error, other bytes than
-llama-quantize's; the format is unchanged, so llama.cpp runs the file); rtn is ggml's reference.
+--q4k-search mse (the default) | wmse writes Q4_K tensors with a searched fit (lower error, other
+bytes than llama-quantize's; the format is unchanged, so llama.cpp runs the file); rtn is ggml's
+reference.
 
 The output is written to a temporary file next to OUT and renamed at the end: an interrupted run
 leaves no partial OUT, and the input can never be overwritten.
@@ -43,7 +45,10 @@ from .quant_formats import FORMATS, MIXES, Q4K_SEARCHES, TERNARY, Format, Mix, l
 
 GGML_QNT_VERSION = 2   # general.quantization_version llama.cpp writes
 CHUNK_VALUES = 1 << 22  # rows are converted ~4M values at a time (16 MB of float32)
-DEFAULT_Q4K_SEARCH = "rtn"  # --q4k-search's default (bench/quality_table.py measured the others)
+# The Q4_K fit by default: "mse" lowered SmolLM2's Q4_K error 2.3x per tensor (its source is on a
+# 4-bit grid) and 5% on Gaussian data, and the model's KLD by 3% (bench/README.md); "rtn" gives
+# llama-quantize's bytes.
+DEFAULT_Q4K_SEARCH = "mse"
 
 # Matrices llama-quantize never quantizes (substrings of the name).
 _KEEP_SUBSTRINGS = ("_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj",
@@ -63,7 +68,7 @@ class Options:
     fallback: bool = True
     threads: int = 1
     mix: Optional[Mix] = None      # a llama.cpp mix (its base is `type`)
-    q4k_search: str = "rtn"       # the Q4_K fit (quant_formats.Q4K_SEARCHES)
+    q4k_search: str = DEFAULT_Q4K_SEARCH  # the Q4_K fit (quant_formats.Q4K_SEARCHES)
 
     @property
     def name(self) -> str:
