@@ -39,6 +39,9 @@ class Format:
     fallback: Optional[str] = None  # for rows whose length is not a multiple of the block
     description: str = ""
     searches: tuple = ("rtn",)     # the fits quantize(x, n_threads, search) accepts
+    # Smaller fallbacks `edgeq quantize` also tries (--fallback-choice min-error) and takes where
+    # they fit a tensor at least as well as `fallback`.
+    alt_fallbacks: tuple = ()
 
     @property
     def type_id(self) -> int:
@@ -92,7 +95,7 @@ FORMATS: Dict[str, Format] = {f.name: f for f in (
     Format("Q4_1", 3, _gguf_numpy("Q4_1"), description="4-bit with min, blocks of 32 (5.0 bpw)"),
     Format("Q5_0", 8, _gguf_numpy("Q5_0"), description="5-bit, blocks of 32 (5.5 bpw)"),
     Format("Q5_1", 9, _gguf_numpy("Q5_1"), description="5-bit with min, blocks of 32 (6.0 bpw)"),
-    Format("Q4_K", 14, _core_rows("Q4_K"), fallback="Q5_0", searches=Q4K_SEARCHES,
+    Format("Q4_K", 14, _core_rows("Q4_K"), fallback="Q5_0", searches=Q4K_SEARCHES, alt_fallbacks=("Q4_1",),
            description="4-bit k-quant, blocks of 256 (4.5 bpw)"),
     Format("Q6_K", 18, _core_rows("Q6_K"), fallback="Q8_0",
            description="6-bit k-quant, blocks of 256 (6.56 bpw)"),

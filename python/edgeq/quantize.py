@@ -15,7 +15,10 @@ Which type each tensor gets (llama-quantize's rules without an importance matrix
     the layers llama.cpp's use_more_bits picks;
   - a row length the chosen type cannot hold (not a multiple of its block) falls back to the
     format's fallback type (Q4_K -> Q5_0, Q6_K -> Q8_0, TQ1_0 / TQ2_0 -> Q4_0), else F16, and is
-    reported; --no-fallback makes that an error instead;
+    reported; --no-fallback makes that an error instead; with --fallback-choice min-error (the
+    default) a smaller alternative (Q4_1 for Q4_K) replaces the fallback for a tensor it stores
+    with no more squared error (a model dequantized from Q4_1 is stored exactly by Q4_1, not by
+    Q5_0; float models keep Q5_0);
   - a tensor already in its chosen type is copied byte for byte (ternary weights stay exact).
 Quantized sources are dequantized first (as llama-quantize does). All metadata is kept, with
 general.file_type set to the --type's llama.cpp file type; the alignment is the input's.
@@ -69,6 +72,7 @@ class Options:
     threads: int = 1
     mix: Optional[Mix] = None      # a llama.cpp mix (its base is `type`)
     q4k_search: str = DEFAULT_Q4K_SEARCH  # the Q4_K fit (quant_formats.Q4K_SEARCHES)
+    fallback_choice: str = "min-error"    # or "llama": always the format's own fallback
 
     @property
     def name(self) -> str:
@@ -154,11 +158,44 @@ def plan_tensor(t: TensorInfo, tied: bool, opts: Options, n_layers: int = 0) -> 
     return plan
 
 
+def _squared_error(g: GGUFFile, t: TensorInfo, fmt: Format, threads: int) -> float:
+    """sum (decode(quantize(x)) - x)^2 over tensor t stored as fmt."""
+    n = t.shape[0]
+    rows = g.tensor_bytes(t.name).reshape(t.n_elements // n, -1)
+    step = max(1, CHUNK_VALUES // n)
+    err = 0.0
+    for r0 in range(0, rows.shape[0], step):
+        x = to_float32(t.type, rows[r0:r0 + step], n)
+        y = to_float32(fmt.type_id, fmt.quantize(x, threads), n)
+        err += float(((y.astype(np.float64) - x) ** 2).sum())
+    return err
+
+
+def _choose_fallback(g: GGUFFile, plan: TensorPlan, opts: Options) -> None:
+    """--fallback-choice min-error: the smallest-error type among the wanted format's fallback
+    and its smaller alternatives (ties go to the smaller type)."""
+    alts = [a for a in FORMATS[plan.wanted].alt_fallbacks if FORMATS[a].fits(plan.info.shape[0])]
+    if not alts or plan.type != FORMATS[plan.wanted].fallback:
+        return
+    try:
+        errs = {name: _squared_error(g, plan.info, FORMATS[name], opts.threads) for name in [plan.type] + alts}
+    except ValueError as e:
+        raise QuantizeError(f"tensor '{plan.info.name}': {e}") from None
+    best = min(errs, key=lambda name: (errs[name], tensor_nbytes(GGML_TYPE_IDS[name], plan.info.shape)))
+    plan.type = best
+    plan.copy = plan.info.type == plan.type_id
+
+
 def make_plan(g: GGUFFile, opts: Options) -> List[TensorPlan]:
     tied = "output.weight" not in g.tensors
     layers = {_layer(t.name) for t in g} - {None}
     n_layers = max(layers) + 1 if layers else 0
-    return [plan_tensor(t, tied, opts, n_layers) for t in g]
+    plans = [plan_tensor(t, tied, opts, n_layers) for t in g]
+    if opts.fallback_choice == "min-error":
+        for p in plans:
+            if p.wanted:
+                _choose_fallback(g, p, opts)
+    return plans
 
 
 # ---- conversion -------------------------------------------------------------------------------
@@ -392,6 +429,10 @@ def add_quantize_parser(sub) -> argparse.ArgumentParser:
                    help="how Q4_K scales are fit: rtn = ggml's reference (llama-quantize's bytes), "
                         "mse / wmse = sub-block and super-block scales searched jointly for the "
                         "lowest plain / ggml-weighted squared error (default %(default)s)")
+    q.add_argument("--fallback-choice", choices=("min-error", "llama"), default="min-error",
+                   help="rows a type cannot hold: llama = the format's fallback as llama-quantize "
+                        "(Q4_K -> Q5_0); min-error (default) = also try the smaller Q4_1 and keep "
+                        "it where its squared error is no higher")
     q.add_argument("--no-fallback", action="store_true",
                    help="fail instead of writing a fallback type for rows a type cannot hold")
     q.add_argument("-t", "--threads", type=_int_checked(1, ">= 1"), default=None, metavar="N",
@@ -418,7 +459,7 @@ def cmd_quantize(args) -> int:
     mix = args.type if isinstance(args.type, Mix) else None
     opts = Options(type=FORMATS[mix.base] if mix else args.type, output_type=args.output_type,
                    embd_type=args.embd_type, fallback=not args.no_fallback, threads=args.threads,
-                   mix=mix, q4k_search=args.q4k_search)
+                   mix=mix, q4k_search=args.q4k_search, fallback_choice=args.fallback_choice)
 
     def note(message: str) -> None:
         if not args.quiet:

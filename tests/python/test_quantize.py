@@ -292,7 +292,7 @@ def test_files_equal_llama_quantize(tmp_path, type_name, llama_args):
         pytest.skip("llama-quantize not found (set EDGEQ_LLAMA_CPP_BIN)")
     src = tmp_path / "f32.gguf"
     write_tiny_llama(src, T.F32, **K_SHAPE)
-    quantize(src, tmp_path / "edgeq.gguf", type_name, q4k_search="rtn")
+    quantize(src, tmp_path / "edgeq.gguf", type_name, q4k_search="rtn", fallback_choice="llama")
     proc = subprocess.run([str(exe), *llama_args[:-1], str(src), str(tmp_path / "llama.gguf"),
                            llama_args[-1], "2"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -398,6 +398,25 @@ def test_fallbacks_follow_llama_quantize(tmp_path):
     with pytest.raises(QuantizeError, match="do not fit Q4_K"):
         quantize(src, tmp_path / "strict.gguf", "Q4_K", fallback=False)
     assert not (tmp_path / "strict.gguf").exists()
+
+
+def test_fallback_choice_min_error(tmp_path):
+    """Rows Q4_K cannot hold: float data keeps llama's Q5_0 (lower error), data already on a Q4_1
+    grid (a model dequantized from Q4_1) gets Q4_1 (exact, and smaller) unless
+    --fallback-choice llama."""
+    src = tmp_path / "q41.gguf"
+    write_tiny_llama(src, T.Q4_1, embd_type=T.F32)
+    types = lambda r: {p.info.name: p.type for p in r.tensors}  # noqa: E731
+    r = quantize(src, tmp_path / "a.gguf", "Q4_K")
+    assert types(r)["blk.0.attn_q.weight"] == "Q4_1" and types(r)["blk.1.ffn_up.weight"] == "Q4_1"
+    assert types(r)["token_embd.weight"] == "Q5_0"  # its float32 source: Q5_0 fits better
+    with open_gguf(src) as a, open_gguf(tmp_path / "a.gguf") as b:
+        assert np.array_equal(a.tensor_bytes("blk.0.attn_q.weight"), b.tensor_bytes("blk.0.attn_q.weight"))
+    r = quantize(src, tmp_path / "b.gguf", "Q4_K", fallback_choice="llama")
+    assert types(r)["blk.0.attn_q.weight"] == "Q5_0"
+    write_tiny_llama(tmp_path / "f.gguf", T.F32)
+    r = quantize(tmp_path / "f.gguf", tmp_path / "c.gguf", "Q4_K")
+    assert types(r)["blk.0.attn_q.weight"] == "Q5_0"
 
 
 def test_alignment_and_quantized_source(tmp_path):
