@@ -7,7 +7,7 @@ For every row: quantize the F16 source (edgeq quantize, or llama-quantize), then
     (`edgeq perplexity --kl-divergence` against a base file the F16 model wrote first),
   - prefill and decode tokens/s (`edgeq bench FILE -p 128 -n 64 -r 3 -t THREADS`).
 llama-quantize's files are scored by edgeq when edgeq runs every tensor type in them (a file
-byte-identical to an edgeq row is not scored twice), and with --llama-perplexity also by
+whose tensors are byte for byte an edgeq row's is not scored twice), and with --llama-perplexity also by
 llama-perplexity (its own F16 base file: the logits differ slightly between the runtimes).
 
 Every command is printed (`$ ...`) as it runs; results go to OUT.json, the table to OUT.md.
@@ -18,7 +18,6 @@ Every command is printed (`$ ...`) as it runs; results go to OUT.json, the table
 from __future__ import annotations
 
 import argparse
-import filecmp
 import json
 import os
 import shlex
@@ -77,6 +76,18 @@ def tensor_types(path: Path) -> dict:
     return counts
 
 
+def same_tensors(a: str, b: Path) -> bool:
+    """Every tensor (name, type, shape, bytes) equal: llama-quantize orders tensors and metadata
+    differently, so the files themselves never compare equal."""
+    from edgeq.gguf import open_gguf
+
+    with open_gguf(str(a)) as x, open_gguf(str(b)) as y:
+        if x.tensors.keys() != y.tensors.keys():
+            return False
+        return all((t.type, t.shape) == (y.tensors[n].type, y.tensors[n].shape)
+                   and (x.tensor_bytes(n) == y.tensor_bytes(n)).all() for n, t in x.tensors.items())
+
+
 def score_edgeq(path: Path, base: Path, args) -> dict:
     out = json.loads(run(edgeq("perplexity", path, "--kl-divergence", "--kl-divergence-base", base,
                                "-t", args.threads, "--json")).strip().splitlines()[-1])
@@ -94,13 +105,16 @@ def parse_llama(log: str) -> dict:
     """PPL / KLD / same top-1 from llama-perplexity's --kl-divergence report (stdout + stderr)."""
     r = {}
     for line in log.splitlines():
-        parts = line.replace(":", " ").split()
-        if line.startswith("Mean PPL(Q)"):
-            r["ppl"] = float(parts[2])
-        elif line.startswith("Mean    KLD"):
-            r["kld"] = float(parts[2])
-        elif line.startswith("Same top p"):
-            r["same_top"] = float(parts[3]) / 100.0
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.split()
+        if not value:
+            continue
+        if key == "Mean PPL(Q)":
+            r["ppl"] = float(value[0])
+        elif key == "Mean    KLD":
+            r["kld"] = float(value[0])
+        elif key == "Same top p":
+            r["same_top"] = float(value[0].rstrip("%")) / 100.0
     return r
 
 
@@ -168,7 +182,7 @@ def main(argv=None) -> int:
             r = {"by": "llama-quantize", "file": str(path), "bytes": path.stat().st_size,
                  "bpw": bits_per_weight(path), "types": tensor_types(path), "command": [t]}
             same = [k for k, v in results.items() if v.get("by") == "edgeq" and Path(v["file"]).exists()
-                    and filecmp.cmp(v["file"], path, shallow=False)]
+                    and same_tensors(v["file"], path)]
             if same:
                 r["same_file_as"] = same[0]
                 r.update({k: results[same[0]][k] for k in ("ppl", "ppl_err", "kld", "kld_err", "same_top", "pp_ts", "tg_ts")
