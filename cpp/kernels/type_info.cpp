@@ -18,6 +18,8 @@ TypeInfo type_info(uint32_t type) {
         case GGML_BF16: return {"BF16", 1, 2};
         case GGML_Q4_0: return {"Q4_0", QK4_0, sizeof(block_q4_0)};
         case GGML_Q4_1: return {"Q4_1", QK4_1, sizeof(block_q4_1)};
+        case GGML_Q5_0: return {"Q5_0", QK5_0, sizeof(block_q5_0)};
+        case GGML_Q5_1: return {"Q5_1", QK5_1, sizeof(block_q5_1)};
         case GGML_Q8_0: return {"Q8_0", QK8_0, sizeof(block_q8_0)};
         case GGML_Q8_1: return {"Q8_1", QK8_1, sizeof(block_q8_1)};
         case GGML_Q4_K: return {"Q4_K", QK_K, sizeof(block_q4_K)};

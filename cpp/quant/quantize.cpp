@@ -11,22 +11,34 @@
 
 namespace edgeq {
 
-WeightQuantizerFn weight_quantizer(uint32_t type) {
-    switch (type) {
-        case GGML_Q4_K: return quant::quantize_row_q4_K;
-        case GGML_Q6_K: return quant::quantize_row_q6_K;
-        default: return nullptr;
+WeightQuantizerFn weight_quantizer(uint32_t type, const char* search) {
+    const std::string s = search ? search : "";
+    if (s == "rtn") {
+        switch (type) {
+            case GGML_Q4_K: return quant::quantize_row_q4_K;
+            case GGML_Q6_K: return quant::quantize_row_q6_K;
+            default: return nullptr;
+        }
     }
+    if (type == GGML_Q4_K && s == "mse") return quant::quantize_row_q4_K_mse;
+    if (type == GGML_Q4_K && s == "wmse") return quant::quantize_row_q4_K_wmse;
+    return nullptr;
 }
 
-bool has_weight_quantizer(uint32_t type) {
-    return weight_quantizer(type) || (type < kNumGgmlTypes && kernels_for("ref").quantize_row[type]);
+bool has_weight_quantizer(uint32_t type, const char* search) {
+    if (weight_quantizer(type, search)) return true;
+    const bool rtn = !search || std::string(search) == "rtn";  // the kernel table's are plain RTN
+    return rtn && type < kNumGgmlTypes && kernels_for("ref").quantize_row[type];
 }
 
-void quantize_rows(uint32_t type, const float* src, void* dst, int64_t n_rows, int64_t n_per_row, int n_threads) {
-    const WeightQuantizerFn fn = weight_quantizer(type);
-    const QuantizeRowFn kernel_fn = type < kNumGgmlTypes ? kernels_for("ref").quantize_row[type] : nullptr;
-    if (!fn && !kernel_fn) throw std::invalid_argument(std::string("no C++ quantizer for type ") + ggml_type_name(type));
+void quantize_rows(uint32_t type, const float* src, void* dst, int64_t n_rows, int64_t n_per_row, int n_threads,
+                   const char* search) {
+    const WeightQuantizerFn fn = weight_quantizer(type, search);
+    const bool rtn = !search || std::string(search) == "rtn";
+    const QuantizeRowFn kernel_fn = rtn && type < kNumGgmlTypes ? kernels_for("ref").quantize_row[type] : nullptr;
+    if (!fn && !kernel_fn)
+        throw std::invalid_argument(std::string("no C++ quantizer for type ") + ggml_type_name(type) + " with search '" +
+                                    (search ? search : "") + "'");
     const int64_t block = ggml_block_size(type);
     if (n_per_row <= 0 || n_per_row % block != 0)
         throw std::invalid_argument(std::string(ggml_type_name(type)) + " rows must be a positive multiple of " +

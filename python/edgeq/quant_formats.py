@@ -5,11 +5,16 @@ for, the function that turns float32 rows into GGUF bytes, and the type used for
 hold. Every quantizer writes exactly the bytes llama.cpp's reference quantizer (what
 llama-quantize runs without an importance matrix) writes for the same float32 rows:
 
-    F16, BF16, Q8_0, Q4_0, Q4_1, TQ1_0, TQ2_0   the gguf package's numpy quantizers
+    F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,    the gguf package's numpy quantizers
+    TQ1_0, TQ2_0
     Q4_K, Q6_K                                  edgeq's C++ quantizers (cpp/quant), threaded
     Q1_0                                        _quantize_q1_0 below (numpy; the gguf package has none)
 
-A later format (MXFP4, NVFP4, an edgeq-internal layout) is one more entry with its
+Q4_K also has searched fits (search="mse" / "wmse", cpp/quant/q4k_search.cpp) that write other,
+lower-error bytes of the same format. MIXES are llama.cpp's per-tensor mixes (Q4_K_M): a base
+format plus the rule that gives some tensors more bits (quantize.py applies it).
+
+A later format (Q1_0, MXFP4, NVFP4, an edgeq-internal layout) is one more entry with its
 quantizer: a numpy function or a `_core.quantize_rows` type.
 """
 from __future__ import annotations
@@ -21,8 +26,10 @@ import numpy as np
 
 from .gguf import GGML_TYPE_IDS, GGML_TYPES
 
-# float32 (n_rows, n_per_row) and a thread count -> uint8 (n_rows, row bytes)
-QuantizeFn = Callable[[np.ndarray, int], np.ndarray]
+# float32 (n_rows, n_per_row), a thread count and a fit ("rtn" or one of Format.searches) ->
+# uint8 (n_rows, row bytes)
+QuantizeFn = Callable[..., np.ndarray]
+Q4K_SEARCHES = ("rtn", "mse", "wmse")
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,10 @@ class Format:
     quantize: QuantizeFn
     fallback: Optional[str] = None  # for rows whose length is not a multiple of the block
     description: str = ""
+    searches: tuple = ("rtn",)     # the fits quantize(x, n_threads, search) accepts
+    # Smaller fallbacks `edgeq quantize` also tries (--fallback-choice min-error) and takes where
+    # they fit a tensor at least as well as `fallback`.
+    alt_fallbacks: tuple = ()
 
     @property
     def type_id(self) -> int:
@@ -54,11 +65,11 @@ def _as_bytes(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def _cast(dtype) -> QuantizeFn:
-    return lambda x, n_threads: _as_bytes(x, x.astype(dtype))  # round to nearest even, as ggml
+    return lambda x, n_threads, search="rtn": _as_bytes(x, x.astype(dtype))  # round to nearest even, as ggml
 
 
 def _gguf_numpy(name: str) -> QuantizeFn:
-    def quantize(x: np.ndarray, n_threads: int) -> np.ndarray:
+    def quantize(x: np.ndarray, n_threads: int, search: str = "rtn") -> np.ndarray:
         import gguf  # imported on first use: only `edgeq quantize` needs the package
 
         return _as_bytes(x, gguf.quants.quantize(x, gguf.GGMLQuantizationType[name]))
@@ -66,14 +77,14 @@ def _gguf_numpy(name: str) -> QuantizeFn:
 
 
 def _core_rows(name: str) -> QuantizeFn:
-    def quantize(x: np.ndarray, n_threads: int) -> np.ndarray:
+    def quantize(x: np.ndarray, n_threads: int, search: str = "rtn") -> np.ndarray:
         from . import _core
 
-        return _core.quantize_rows(GGML_TYPE_IDS[name], x, n_threads)
+        return _core.quantize_rows(GGML_TYPE_IDS[name], x, n_threads, search=search)
     return quantize
 
 
-def _quantize_q1_0(x: np.ndarray, n_threads: int) -> np.ndarray:
+def _quantize_q1_0(x: np.ndarray, n_threads: int, search: str = "rtn") -> np.ndarray:
     """llama.cpp's quantize_row_q1_0_ref (ggml-quants.c) on blocks of 128: d = fp16(sum |x| / 128)
     with the sum accumulated in float32 left to right (cumsum, not numpy's pairwise sum), and
     bit j % 8 of qs[j / 8] set iff x[j] >= 0 (so -0.0 sets it, NaN does not). Block: d | qs[16]."""
@@ -85,9 +96,9 @@ def _quantize_q1_0(x: np.ndarray, n_threads: int) -> np.ndarray:
     return out.reshape(x.shape[0], -1)
 
 
-# Fallbacks: the nearest type with 32-value blocks that edgeq runs. llama-quantize uses the same
-# except for Q4_K, where it picks Q5_0 (which edgeq does not run); a row that not even the
-# fallback holds becomes F16, as in llama-quantize.
+# Fallbacks: llama-quantize's, the nearest type with 32-value blocks (Q4_K -> Q5_0: a model of
+# width 576 like SmolLM2 is mostly fallback rows); a row that not even the fallback holds becomes
+# F16, as in llama-quantize.
 FORMATS: Dict[str, Format] = {f.name: f for f in (
     Format("F32", 0, _cast(np.float32), description="32-bit float (dequantize)"),
     Format("F16", 1, _cast(np.float16), description="16-bit float"),
@@ -95,7 +106,9 @@ FORMATS: Dict[str, Format] = {f.name: f for f in (
     Format("Q8_0", 7, _gguf_numpy("Q8_0"), description="8-bit, blocks of 32 (8.5 bpw)"),
     Format("Q4_0", 2, _gguf_numpy("Q4_0"), description="4-bit, blocks of 32 (4.5 bpw)"),
     Format("Q4_1", 3, _gguf_numpy("Q4_1"), description="4-bit with min, blocks of 32 (5.0 bpw)"),
-    Format("Q4_K", 14, _core_rows("Q4_K"), fallback="Q4_1",
+    Format("Q5_0", 8, _gguf_numpy("Q5_0"), description="5-bit, blocks of 32 (5.5 bpw)"),
+    Format("Q5_1", 9, _gguf_numpy("Q5_1"), description="5-bit with min, blocks of 32 (6.0 bpw)"),
+    Format("Q4_K", 14, _core_rows("Q4_K"), fallback="Q5_0", searches=Q4K_SEARCHES, alt_fallbacks=("Q4_1",),
            description="4-bit k-quant, blocks of 256 (4.5 bpw)"),
     Format("Q6_K", 18, _core_rows("Q6_K"), fallback="Q8_0",
            description="6-bit k-quant, blocks of 256 (6.56 bpw)"),
@@ -110,11 +123,33 @@ FORMATS: Dict[str, Format] = {f.name: f for f in (
 TERNARY = ("TQ1_0", "TQ2_0")
 
 
+@dataclass(frozen=True)
+class Mix:
+    """A llama.cpp mix: `base` for the weight matrices, `more` for attn_v and ffn_down of the
+    layers use_more_bits picks (the first and last eighth, and every third in between)."""
+    name: str
+    file_type: int
+    base: str
+    more: str
+    description: str = ""
+
+    @staticmethod
+    def use_more_bits(i_layer: int, n_layers: int) -> bool:  # llama-quant.cpp's rule
+        return (i_layer < n_layers // 8 or i_layer >= 7 * n_layers // 8
+                or (i_layer - n_layers // 8) % 3 == 2)
+
+
+MIXES: Dict[str, Mix] = {m.name: m for m in (
+    Mix("Q4_K_M", 15, "Q4_K", "Q6_K",
+        description="llama.cpp's Q4_K_M: Q4_K, with Q6_K for half of attn_v / ffn_down (~4.9 bpw)"),
+)}
+
+
 def lookup(name: str) -> Format:
     """The format called `name` (any case); ValueError naming the known ones otherwise."""
     fmt = FORMATS.get(name.upper())
     if fmt is None:
-        raise ValueError(f"unknown type {name!r} (known: {', '.join(FORMATS)})")
+        raise ValueError(f"unknown type {name!r} (known: {', '.join(list(FORMATS) + list(MIXES))})")
     return fmt
 
 

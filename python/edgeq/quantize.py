@@ -1,6 +1,7 @@
 """`edgeq quantize IN.gguf OUT.gguf --type T`: rewrite a GGUF model with its weight matrices in
 another type, the way llama.cpp's llama-quantize does (same bytes for the same float source and
-the same per-tensor types; formats in quant_formats.py).
+the same per-tensor types, except Q4_K, whose default fit searches further: --q4k-search rtn for
+llama-quantize's bytes; formats in quant_formats.py).
 
 Which type each tensor gets (llama-quantize's rules without an importance matrix):
   - only matrices are quantized: tensors with 2+ dimensions whose name ends in "weight", except
@@ -10,12 +11,20 @@ Which type each tensor gets (llama-quantize's rules without an importance matrix
     tied embedding --embd-type works too; the two may not differ), else Q6_K for quantized types (Q8_0 for Q8_0; the --type itself for F32 / F16 / BF16);
   - token_embd.weight (not tied): --embd-type, else the --type (Q4_K for ternary types, whose
     embedding table is not ternary);
+  - --type Q4_K_M (a mix, quant_formats.MIXES): Q4_K, with Q6_K for attn_v and ffn_down of
+    the layers llama.cpp's use_more_bits picks;
   - a row length the chosen type cannot hold (not a multiple of its block) falls back to the
-    format's fallback type (Q4_K -> Q4_1, Q6_K -> Q8_0, TQ1_0 / TQ2_0 -> Q4_0), else F16, and is
-    reported; --no-fallback makes that an error instead;
+    format's fallback type (Q4_K -> Q5_0, Q6_K -> Q8_0, TQ1_0 / TQ2_0 -> Q4_0), else F16, and is
+    reported; --no-fallback makes that an error instead; with --fallback-choice min-error (the
+    default) a smaller alternative (Q4_1 for Q4_K) replaces the fallback for a tensor it stores
+    with no more squared error (a model dequantized from Q4_1 is stored exactly by Q4_1, not by
+    Q5_0; float models keep Q5_0);
   - a tensor already in its chosen type is copied byte for byte (ternary weights stay exact).
 Quantized sources are dequantized first (as llama-quantize does). All metadata is kept, with
 general.file_type set to the --type's llama.cpp file type; the alignment is the input's.
+--q4k-search mse (the default) | wmse writes Q4_K tensors with a searched fit (lower error, other
+bytes than llama-quantize's; the format is unchanged, so llama.cpp runs the file); rtn is ggml's
+reference.
 
 The output is written to a temporary file next to OUT and renamed at the end: an interrupted run
 leaves no partial OUT, and the input can never be overwritten.
@@ -35,10 +44,14 @@ import numpy as np
 
 from .gguf import GGML_TYPE_IDS, GGUFError, GGUFFile, TensorInfo, open_gguf
 from .gguf_write import GGUFStreamWriter, TensorSpec, encode_u32_entry, tensor_nbytes
-from .quant_formats import FORMATS, TERNARY, Format, lookup, to_float32
+from .quant_formats import FORMATS, MIXES, Q4K_SEARCHES, TERNARY, Format, Mix, lookup, to_float32
 
 GGML_QNT_VERSION = 2   # general.quantization_version llama.cpp writes
 CHUNK_VALUES = 1 << 22  # rows are converted ~4M values at a time (16 MB of float32)
+# The Q4_K fit by default: "mse" lowered SmolLM2's Q4_K error 2.3x per tensor (its source is on a
+# 4-bit grid) and 5% on Gaussian data, and the model's KLD by 3% (bench/README.md); "rtn" gives
+# llama-quantize's bytes.
+DEFAULT_Q4K_SEARCH = "mse"
 
 # Matrices llama-quantize never quantizes (substrings of the name).
 _KEEP_SUBSTRINGS = ("_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "per_layer_model_proj",
@@ -57,6 +70,17 @@ class Options:
     embd_type: Optional[Format] = None
     fallback: bool = True
     threads: int = 1
+    mix: Optional[Mix] = None      # a llama.cpp mix (its base is `type`)
+    q4k_search: str = DEFAULT_Q4K_SEARCH  # the Q4_K fit (quant_formats.Q4K_SEARCHES)
+    fallback_choice: str = "min-error"    # or "llama": always the format's own fallback
+
+    @property
+    def name(self) -> str:
+        return self.mix.name if self.mix else self.type.name
+
+    @property
+    def file_type(self) -> int:
+        return self.mix.file_type if self.mix else self.type.file_type
 
 
 @dataclass
@@ -115,10 +139,25 @@ def _default_type(role: str, row_length: int, opts: Options) -> Format:
     return target
 
 
-def plan_tensor(t: TensorInfo, tied: bool, opts: Options) -> TensorPlan:
+def _layer(name: str) -> Optional[int]:
+    parts = name.split(".")
+    return int(parts[1]) if len(parts) > 2 and parts[0] == "blk" and parts[1].isdigit() else None
+
+
+def _mix_more_bits(name: str, n_layers: int, mix: Mix) -> bool:
+    """attn_v / ffn_down of a layer use_more_bits picks (llama-quant.cpp's Q4_K_M rule)."""
+    layer = _layer(name)
+    return (layer is not None and ("attn_v.weight" in name or "ffn_down" in name)
+            and mix.use_more_bits(layer, n_layers))
+
+
+def plan_tensor(t: TensorInfo, tied: bool, opts: Options, n_layers: int = 0) -> TensorPlan:
     if not is_quantizable(t):
         return TensorPlan(t, t.type_name, copy=True)
-    want = _default_type(_role(t.name, tied), t.shape[0], opts)
+    role = _role(t.name, tied)
+    want = _default_type(role, t.shape[0], opts)
+    if opts.mix is not None and role == "weight" and _mix_more_bits(t.name, n_layers, opts.mix):
+        want = FORMATS[opts.mix.more]
     use = want
     if not use.fits(t.shape[0]):
         fb = FORMATS.get(use.fallback) if use.fallback else None
@@ -132,9 +171,44 @@ def plan_tensor(t: TensorInfo, tied: bool, opts: Options) -> TensorPlan:
     return plan
 
 
+def _squared_error(g: GGUFFile, t: TensorInfo, fmt: Format, threads: int) -> float:
+    """sum (decode(quantize(x)) - x)^2 over tensor t stored as fmt."""
+    n = t.shape[0]
+    rows = g.tensor_bytes(t.name).reshape(t.n_elements // n, -1)
+    step = max(1, CHUNK_VALUES // n)
+    err = 0.0
+    for r0 in range(0, rows.shape[0], step):
+        x = to_float32(t.type, rows[r0:r0 + step], n)
+        y = to_float32(fmt.type_id, fmt.quantize(x, threads), n)
+        err += float(((y.astype(np.float64) - x) ** 2).sum())
+    return err
+
+
+def _choose_fallback(g: GGUFFile, plan: TensorPlan, opts: Options) -> None:
+    """--fallback-choice min-error: the smallest-error type among the wanted format's fallback
+    and its smaller alternatives (ties go to the smaller type)."""
+    alts = [a for a in FORMATS[plan.wanted].alt_fallbacks if FORMATS[a].fits(plan.info.shape[0])]
+    if not alts or plan.type != FORMATS[plan.wanted].fallback:
+        return
+    try:
+        errs = {name: _squared_error(g, plan.info, FORMATS[name], opts.threads) for name in [plan.type] + alts}
+    except ValueError as e:
+        raise QuantizeError(f"tensor '{plan.info.name}': {e}") from None
+    best = min(errs, key=lambda name: (errs[name], tensor_nbytes(GGML_TYPE_IDS[name], plan.info.shape)))
+    plan.type = best
+    plan.copy = plan.info.type == plan.type_id
+
+
 def make_plan(g: GGUFFile, opts: Options) -> List[TensorPlan]:
     tied = "output.weight" not in g.tensors
-    return [plan_tensor(t, tied, opts) for t in g]
+    layers = {_layer(t.name) for t in g} - {None}
+    n_layers = max(layers) + 1 if layers else 0
+    plans = [plan_tensor(t, tied, opts, n_layers) for t in g]
+    if opts.fallback_choice == "min-error":
+        for p in plans:
+            if p.wanted:
+                _choose_fallback(g, p, opts)
+    return plans
 
 
 # ---- conversion -------------------------------------------------------------------------------
@@ -146,7 +220,7 @@ def _check_finite(x: np.ndarray, name: str) -> None:
                             f"quantize it")
 
 
-def convert_tensor(g: GGUFFile, plan: TensorPlan, threads: int, write) -> None:
+def convert_tensor(g: GGUFFile, plan: TensorPlan, threads: int, write, q4k_search: str = "rtn") -> None:
     """Writes the plan's bytes for one tensor through write(bytes-like), CHUNK_VALUES at a time."""
     t = plan.info
     src = g.tensor_bytes(t.name)
@@ -154,6 +228,7 @@ def convert_tensor(g: GGUFFile, plan: TensorPlan, threads: int, write) -> None:
         write(src)
         return
     fmt = FORMATS[plan.type]
+    search = q4k_search if q4k_search in fmt.searches else "rtn"
     n = t.shape[0]
     n_rows = t.n_elements // n
     src_rows = src.reshape(n_rows, -1)
@@ -164,7 +239,7 @@ def convert_tensor(g: GGUFFile, plan: TensorPlan, threads: int, write) -> None:
         except ValueError as e:
             raise QuantizeError(f"tensor '{t.name}': {e}") from None
         _check_finite(x, t.name)
-        write(fmt.quantize(x, threads))
+        write(fmt.quantize(x, threads, search))
 
 
 def _metadata_entries(g: GGUFFile, file_type: int) -> List[bytes]:
@@ -276,10 +351,10 @@ def quantize_file(src: str, dst: str, opts: Options, progress: bool = False,
         try:
             with os.fdopen(fd, "wb") as f:
                 w = GGUFStreamWriter(f, g.alignment)
-                w.write_header(_metadata_entries(g, opts.type.file_type), specs)
+                w.write_header(_metadata_entries(g, opts.file_type), specs)
                 for i, p in enumerate(plans, 1):
                     bar.update(i, p)
-                    convert_tensor(g, p, opts.threads, w.write_tensor_data)
+                    convert_tensor(g, p, opts.threads, w.write_tensor_data, opts.q4k_search)
                     w.end_tensor()
                 w.finish()
                 size = w.bytes_written
@@ -293,7 +368,7 @@ def quantize_file(src: str, dst: str, opts: Options, progress: bool = False,
             raise
         bar.done()
         in_size = os.path.getsize(src)
-    return Result(src, dst, opts.type.name, opts.type.file_type, opts.threads,
+    return Result(src, dst, opts.name, opts.file_type, opts.threads,
                   time.perf_counter() - t0, in_size, size, plans)
 
 
@@ -334,11 +409,16 @@ def _format_arg(text: str) -> Format:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _type_arg(text: str):
+    """--type: a format, or a mix (Q4_K_M)."""
+    return MIXES.get(text.upper()) or _format_arg(text)
+
+
 def add_quantize_parser(sub) -> argparse.ArgumentParser:
     """Register `quantize` on the CLI's subparsers (its parser class gives one-line errors)."""
     from .cli import _int_checked
 
-    types = "\n".join(f"  {f.name:6s} {f.description}" for f in FORMATS.values())
+    types = "\n".join(f"  {f.name:6s} {f.description}" for f in list(FORMATS.values()) + list(MIXES.values()))
     q = sub.add_parser(
         "quantize", help="convert a GGUF model's weights to another type (like llama-quantize)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -350,14 +430,22 @@ def add_quantize_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("input", metavar="IN", help="the GGUF model to read")
     q.add_argument("output", metavar="OUT",
                    help="the GGUF file to write (replaced if it exists; never the input)")
-    q.add_argument("--type", required=True, type=_format_arg, metavar="T",
-                   help=f"type of the weight matrices: {', '.join(FORMATS)}")
+    q.add_argument("--type", required=True, type=_type_arg, metavar="T",
+                   help=f"type of the weight matrices: {', '.join(list(FORMATS) + list(MIXES))}")
     q.add_argument("--output-type", type=_format_arg, metavar="T",
                    help="type of output.weight, or of a tied token embedding "
                         "(default Q6_K; the --type for Q8_0, F32, F16, BF16)")
     q.add_argument("--embd-type", type=_format_arg, metavar="T",
                    help="type of an untied token_embd.weight (default the --type; Q4_K for "
                         "TQ1_0 / TQ2_0)")
+    q.add_argument("--q4k-search", choices=Q4K_SEARCHES, default=DEFAULT_Q4K_SEARCH,
+                   help="how Q4_K scales are fit: rtn = ggml's reference (llama-quantize's bytes), "
+                        "mse / wmse = sub-block and super-block scales searched jointly for the "
+                        "lowest plain / ggml-weighted squared error (default %(default)s)")
+    q.add_argument("--fallback-choice", choices=("min-error", "llama"), default="min-error",
+                   help="rows a type cannot hold: llama = the format's fallback as llama-quantize "
+                        "(Q4_K -> Q5_0); min-error (default) = also try the smaller Q4_1 and keep "
+                        "it where its squared error is no higher")
     q.add_argument("--no-fallback", action="store_true",
                    help="fail instead of writing a fallback type for rows a type cannot hold")
     q.add_argument("-t", "--threads", type=_int_checked(1, ">= 1"), default=None, metavar="N",
@@ -385,8 +473,10 @@ def cmd_quantize(args) -> int:
             and args.output_type is not args.embd_type and _is_tied(args.input)):
         raise UsageError("the token embedding is the output layer of this model (tied): "
                          "--output-type and --embd-type cannot differ")
-    opts = Options(type=args.type, output_type=args.output_type, embd_type=args.embd_type,
-                   fallback=not args.no_fallback, threads=args.threads)
+    mix = args.type if isinstance(args.type, Mix) else None
+    opts = Options(type=FORMATS[mix.base] if mix else args.type, output_type=args.output_type,
+                   embd_type=args.embd_type, fallback=not args.no_fallback, threads=args.threads,
+                   mix=mix, q4k_search=args.q4k_search, fallback_choice=args.fallback_choice)
 
     def note(message: str) -> None:
         if not args.quiet:

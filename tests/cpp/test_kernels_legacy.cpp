@@ -1,8 +1,9 @@
-// Legacy block kernels (Q4_0, Q4_1, Q8_0 weights; Q8_0 / Q8_1 activations) of every ISA this CPU
+// Legacy block kernels (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights; Q8_0 / Q8_1 activations) of every ISA this CPU
 // runs, against the scalar reference: activation quantization and dequantization bit-exact,
 // matmul within a float-summation bound, on ragged shapes and random row ranges.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "test_util.h"
 
@@ -12,6 +13,7 @@ using test::rng;
 namespace {
 
 constexpr double kU = 1.0 / (1 << 24);  // float32 unit roundoff
+constexpr uint32_t kTypes[] = {GGML_Q4_0, GGML_Q4_1, GGML_Q5_0, GGML_Q5_1, GGML_Q8_0};
 
 // Weight rows of a legacy type with sane fp16 scales and random quants (Q8_0 includes -128).
 std::vector<uint8_t> random_weight_rows(uint32_t type, int n_out, int n_in) {
@@ -22,7 +24,7 @@ std::vector<uint8_t> random_weight_rows(uint32_t type, int n_out, int n_in) {
     for (size_t k = 0; k < (size_t)n_out * nb; k++) {
         ggml_half* h = reinterpret_cast<ggml_half*>(w.data() + k * bs);  // d (and m for Q4_1) lead
         h[0] = fp32_to_fp16(scale(rng()));
-        if (type == GGML_Q4_1) h[1] = fp32_to_fp16(scale(rng()));
+        if (type == GGML_Q4_1 || type == GGML_Q5_1) h[1] = fp32_to_fp16(scale(rng()));
     }
     return w;
 }
@@ -63,7 +65,7 @@ void test_quantize_act(const KernelTable& ref, const KernelTable& k) {
 }
 
 void test_dequantize(const KernelTable& ref, const KernelTable& k) {
-    for (uint32_t type : {GGML_Q4_0, GGML_Q4_1, GGML_Q8_0}) {
+    for (uint32_t type : kTypes) {
         const int n_out = 5, n_in = 544;
         const auto w = random_weight_rows(type, n_out, n_in);
         const size_t rb = (size_t)(n_in / 32) * ggml_type_size(type);
@@ -77,31 +79,46 @@ void test_dequantize(const KernelTable& ref, const KernelTable& k) {
     }
 }
 
+// Integer codes of weight block b (offset removed) -> qw, its d (and m) -> dw, mw.
+void weight_block(uint32_t type, const uint8_t* w, int b, int* qw, double* dw, double* mw) {
+    *mw = 0;
+    if (type == GGML_Q8_0) {
+        const block_q8_0& wb = reinterpret_cast<const block_q8_0*>(w)[b];
+        for (int j = 0; j < 32; j++) qw[j] = wb.qs[j];
+        *dw = fp16_to_fp32(wb.d);
+        return;
+    }
+    const bool q5 = type == GGML_Q5_0 || type == GGML_Q5_1;
+    const size_t bs = ggml_type_size(type);
+    const uint8_t* blk = w + b * bs;
+    const bool has_min = type == GGML_Q4_1 || type == GGML_Q5_1;
+    const uint8_t* qs = blk + bs - 16;  // the 16 nibble bytes end every block
+    uint32_t qh = 0;
+    if (q5) std::memcpy(&qh, blk + (has_min ? 4 : 2), 4);
+    const int off = has_min ? 0 : (q5 ? 16 : 8);
+    for (int j = 0; j < 16; j++) {
+        qw[j] = (qs[j] & 15) + (q5 ? (int)((qh >> j) & 1) << 4 : 0) - off;
+        qw[j + 16] = (qs[j] >> 4) + (q5 ? (int)((qh >> (j + 16)) & 1) << 4 : 0) - off;
+    }
+    const ggml_half* h = reinterpret_cast<const ggml_half*>(blk);
+    *dw = fp16_to_fp32(h[0]);
+    if (has_min) *mw = fp16_to_fp32(h[1]);
+}
+
 // Sum over blocks of |the float terms a kernel adds up| for one weight row . activation row:
-// |dw dx| sum_j |qw_j qx_j| (+ |mw sx| for Q4_1).
+// |dw dx| sum_j |qw_j qx_j| (+ |mw sx| for Q4_1, Q5_1).
 double abs_terms(uint32_t type, const uint8_t* w, const uint8_t* x, int nb) {
     double s = 0;
     for (int b = 0; b < nb; b++) {
         int qw[32];
+        double dw, mw, dx, extra = 0;
+        weight_block(type, w, b, qw, &dw, &mw);
         const int8_t* qx;
-        double dx, dw, extra = 0;
-        if (type == GGML_Q8_0) {
-            const block_q8_0& wb = reinterpret_cast<const block_q8_0*>(w)[b];
-            for (int j = 0; j < 32; j++) qw[j] = wb.qs[j];
-            dw = fp16_to_fp32(wb.d);
-        } else {
-            const uint8_t* qs = type == GGML_Q4_0 ? reinterpret_cast<const block_q4_0*>(w)[b].qs
-                                                  : reinterpret_cast<const block_q4_1*>(w)[b].qs;
-            const int off = type == GGML_Q4_0 ? 8 : 0;
-            for (int j = 0; j < 16; j++) qw[j] = (qs[j] & 15) - off, qw[j + 16] = (qs[j] >> 4) - off;
-            dw = fp16_to_fp32(type == GGML_Q4_0 ? reinterpret_cast<const block_q4_0*>(w)[b].d
-                                                : reinterpret_cast<const block_q4_1*>(w)[b].d);
-        }
-        if (type == GGML_Q4_1) {
+        if (type == GGML_Q4_1 || type == GGML_Q5_1) {
             const block_q8_1& xb = reinterpret_cast<const block_q8_1*>(x)[b];
             qx = xb.qs;
             dx = fp16_to_fp32(xb.d);
-            extra = std::fabs(fp16_to_fp32(reinterpret_cast<const block_q4_1*>(w)[b].m) * (double)fp16_to_fp32(xb.s));
+            extra = std::fabs(mw * (double)fp16_to_fp32(xb.s));
         } else {
             const block_q8_0& xb = reinterpret_cast<const block_q8_0*>(x)[b];
             qx = xb.qs;
@@ -123,7 +140,7 @@ double abs_terms(uint32_t type, const uint8_t* w, const uint8_t* x, int nb) {
 // (2 nb + 28) u S (relative ~1e-5 at nb = 17: a wrong quant or scale shows far above it).
 void test_matmul(const KernelTable& ref, const KernelTable& k) {
     std::uniform_int_distribution<int> pick(0, 1 << 30);
-    for (uint32_t type : {GGML_Q4_0, GGML_Q4_1, GGML_Q8_0}) {
+    for (uint32_t type : kTypes) {
         const ActType act = ref.matmul[type].act;
         if (k.matmul[type].act != act) {
             std::fprintf(stderr, "FAIL %s %s: activation type differs from ref\n", k.name, ggml_type_name(type));

@@ -292,9 +292,9 @@ def test_unsupported_architecture_names_file(tmp_path):
 
 
 def test_unsupported_weight_type_names_file_and_tensor(tmp_path):
-    path = tmp_path / "q5.gguf"
-    write_tiny_llama(path, T.Q5_0)
-    with pytest.raises(GGUFError, match=r"q5\.gguf: tensor 'token_embd.weight'.*Q5_0|q5\.gguf: tensor .*type"):
+    path = tmp_path / "iq4.gguf"
+    write_tiny_llama(path, T.IQ4_NL)
+    with pytest.raises(GGUFError, match=r"iq4\.gguf: tensor 'token_embd.weight'.*IQ4_NL|iq4\.gguf: tensor .*type"):
         load_model(path)
 
 

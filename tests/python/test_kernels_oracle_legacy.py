@@ -1,7 +1,7 @@
 """The float and legacy-quant kernels against an independent oracle.
 
 The oracle is the `gguf` package's numpy quantizers / dequantizers (byte-identical to llama.cpp's
-C reference for Q4_0, Q4_1, Q8_0, F16, BF16) and numpy in float64:
+C reference for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, F16, BF16) and numpy in float64:
   * the reference dequantizers must reproduce gguf's dequantize bit for bit (every ISA too);
   * activation quantization (Q8_0 / Q8_1) must produce exactly the bytes of the numpy model of
     its spec below, on every ISA;
@@ -60,7 +60,7 @@ def q8_act(x, with_sum):
 
 
 # ---- Dequantization ---------------------------------------------------------------------------
-@pytest.mark.parametrize("qtype", [T.Q4_0, T.Q4_1, T.Q8_0, T.BF16])
+@pytest.mark.parametrize("qtype", [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.BF16])
 def test_dequantize_matches_gguf(qtype):
     rng = np.random.default_rng(1)
     n_out, n_in = 7, 544
@@ -121,19 +121,20 @@ def oracle_quant(qtype, raw, n_out, n_in, x):
     """float64 Y and an error bound for one quantized matmul.
 
     Kernels compute per 32-block integer dots exactly, then per block t_b = sumi * (dw * dx)
-    (+ mw * sx for Q4_1) in float32 and sum the t_b in float32 (in some order, 8 lanes then a
+    (+ mw * sx for Q4_1 / Q5_1) in float32 and sum the t_b in float32 (in some order, 8 lanes then a
     tree on SIMD). Each t_b carries <= 2 roundings and a sum of nb terms <= nb + 3 more, so
     |Y - exact| <= (nb + 5) u sum_b |t_b|, and sum_b |t_b| <= S = sum_i |W_i X_i| (plus
-    sum_b |mw sx| for Q4_1). The float64 oracle adds nothing visible. Q4_1 only: the kernel
+    sum_b |mw sx| for Q4_1 / Q5_1). The float64 oracle adds nothing visible. Those two only: the kernel
     uses s = fp16(d * sum q), the oracle the exact d16 * sum q: one more fp16 rounding of s
     (relative 2^-11, absolute 2^-25 when subnormal) times |mw| per block.
     """
     wd = gguf.quants.dequantize(raw, qtype).astype(np.float64).reshape(n_out, n_in)
-    _, xd, s = q8_act(x, qtype == T.Q4_1)
+    has_min = qtype in (T.Q4_1, T.Q5_1)
+    _, xd, s = q8_act(x, has_min)
     y = xd @ wd.T
     nb = n_in // 32
-    if qtype == T.Q4_1:
-        blocks = raw.reshape(n_out, nb, 20)
+    if has_min:  # (d, m) lead the block
+        blocks = raw.reshape(n_out, nb, -1)
         m = blocks[:, :, 2:4].copy().view(np.float16).astype(np.float64).reshape(n_out, nb)
         dq = wd - np.repeat(m, 32, axis=1)  # d * q, exact in float64
         S = np.abs(xd) @ np.abs(dq).T + np.abs(s) @ np.abs(m).T
@@ -146,7 +147,7 @@ def oracle_quant(qtype, raw, n_out, n_in, x):
     return y, bound
 
 
-@pytest.mark.parametrize("qtype", [T.Q4_0, T.Q4_1, T.Q8_0])
+@pytest.mark.parametrize("qtype", [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_matmul_quant_vs_float64(qtype, shape):
     n_out, n_in, n_tok = shape
@@ -190,5 +191,7 @@ def test_matmul_act_types():
         assert _core.matmul_act_type(int(T.Q4_0), isa) == ACT_Q8_0
         assert _core.matmul_act_type(int(T.Q8_0), isa) == ACT_Q8_0
         assert _core.matmul_act_type(int(T.Q4_1), isa) == ACT_Q8_1
+        assert _core.matmul_act_type(int(T.Q5_0), isa) == ACT_Q8_0
+        assert _core.matmul_act_type(int(T.Q5_1), isa) == ACT_Q8_1
         for t in (T.F32, T.F16, T.BF16):
             assert _core.matmul_act_type(int(t), isa) == ACT_F32

@@ -21,7 +21,12 @@ def _add(w: "gguf.GGUFWriter", name: str, a: np.ndarray, qtype: T) -> None:
     elif qtype == T.NVFP4:  # the gguf package has no NVFP4 quantizer: a numpy model of llama.cpp's
         w.add_tensor(name, nvfp4_quantize(a.reshape(-1, a.shape[-1])), raw_dtype=qtype)
     else:  # quantized (and BF16): the gguf package's quantizer, bytes with raw_dtype
-        w.add_tensor(name, gguf.quants.quantize(a, qtype), raw_dtype=qtype)
+        try:
+            data = gguf.quants.quantize(a, qtype)
+        except NotImplementedError:  # a type the package cannot write (IQ4_NL): random blocks
+            block, size = gguf.GGML_QUANT_SIZES[qtype]
+            data = np.random.default_rng(0).integers(0, 256, (a.shape[0], a.shape[1] // block * size), dtype=np.uint8)
+        w.add_tensor(name, data, raw_dtype=qtype)
 
 
 # Ternary types: their matrices are written as scale * {-1, 0, 1} (as BitNet's are), which the

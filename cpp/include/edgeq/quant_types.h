@@ -14,6 +14,8 @@ enum GgmlType : uint32_t {
     GGML_F16 = 1,
     GGML_Q4_0 = 2,
     GGML_Q4_1 = 3,
+    GGML_Q5_0 = 6,
+    GGML_Q5_1 = 7,
     GGML_Q8_0 = 8,
     GGML_Q8_1 = 9,
     GGML_Q4_K = 12,
@@ -38,6 +40,8 @@ typedef uint16_t ggml_bf16;  // bfloat16 bits
 
 constexpr int QK4_0 = 32;
 constexpr int QK4_1 = 32;
+constexpr int QK5_0 = 32;
+constexpr int QK5_1 = 32;
 constexpr int QK8_0 = 32;
 constexpr int QK8_1 = 32;
 constexpr int QK_K = 256;
@@ -58,6 +62,24 @@ struct block_q4_1 {
     uint8_t qs[QK4_1 / 2];
 };
 static_assert(sizeof(block_q4_1) == 20, "block_q4_1 is 20 bytes in GGUF");
+
+// Q5_0: y = d * (q - 16), q in [0, 31]: the low 4 bits as Q4_0's nibbles (qs[j] & 15 is element
+// j, qs[j] >> 4 element j + 16), bit 4 of element j is bit j of the little-endian uint32 qh.
+struct block_q5_0 {
+    ggml_half d;
+    uint8_t qh[4];
+    uint8_t qs[QK5_0 / 2];
+};
+static_assert(sizeof(block_q5_0) == 22, "block_q5_0 is 22 bytes in GGUF");
+
+// Q5_1: y = d * q + m, q in [0, 31]; bits as Q5_0.
+struct block_q5_1 {
+    ggml_half d;
+    ggml_half m;
+    uint8_t qh[4];
+    uint8_t qs[QK5_1 / 2];
+};
+static_assert(sizeof(block_q5_1) == 24, "block_q5_1 is 24 bytes in GGUF");
 
 // Q8_0: y = d * q.
 struct block_q8_0 {

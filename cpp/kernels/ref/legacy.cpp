@@ -1,5 +1,5 @@
-// Scalar reference for the "legacy" GGUF block types: Q4_0 and Q8_0 weights with Q8_0
-// activations, Q4_1 weights with Q8_1 activations (the pairs ggml uses), their row
+// Scalar reference for the "legacy" GGUF block types: Q4_0, Q5_0 and Q8_0 weights with Q8_0
+// activations, Q4_1 and Q5_1 weights with Q8_1 activations (the pairs ggml uses), their row
 // dequantizers, and the Q8_0 / Q8_1 activation quantizers.
 //
 // Activation quantization (per block of 32 values x[0..31]):
@@ -14,7 +14,10 @@
 //   Q4_0 . Q8_0:  sum_j (qw[j] - 8) * qx[j]                * dw * dx
 //   Q8_0 . Q8_0:  sum_j qw[j] * qx[j]                      * dw * dx
 //   Q4_1 . Q8_1:  sum_j qw[j] * qx[j] * (dw * dx) + mw * sx
+//   Q5_0 . Q8_0:  sum_j (qw[j] - 16) * qx[j]               * dw * dx
+//   Q5_1 . Q8_1:  as Q4_1 with 5-bit qw
 #include <cmath>
+#include <cstring>
 
 #include "kernels/ref/ref.h"
 
@@ -72,6 +75,38 @@ void dequantize_row_q4_1(const void* w, float* y, int n) {
     }
 }
 
+// Element j of a Q5 block: nibble | bit j of qh << 4, in [0, 31].
+template <class Block>
+inline void q5_codes(const Block& b, int* q) {
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    for (int j = 0; j < 16; j++) {
+        q[j] = (b.qs[j] & 15) | (int)((qh >> j) & 1) << 4;
+        q[j + 16] = (b.qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+    }
+}
+
+void dequantize_row_q5_0(const void* w, float* y, int n) {
+    const block_q5_0* x = static_cast<const block_q5_0*>(w);
+    for (int b = 0; b < n / QK5_0; b++, y += QK5_0) {
+        const float d = fp16_to_fp32(x[b].d);
+        int q[32];
+        q5_codes(x[b], q);
+        for (int j = 0; j < 32; j++) y[j] = d * (float)(q[j] - 16);
+    }
+}
+
+// d * q is exact in float (11 + 5 bits), so d * q + m is rounded once, with or without FMA.
+void dequantize_row_q5_1(const void* w, float* y, int n) {
+    const block_q5_1* x = static_cast<const block_q5_1*>(w);
+    for (int b = 0; b < n / QK5_1; b++, y += QK5_1) {
+        const float d = fp16_to_fp32(x[b].d), m = fp16_to_fp32(x[b].m);
+        int q[32];
+        q5_codes(x[b], q);
+        for (int j = 0; j < 32; j++) y[j] = d * (float)q[j] + m;
+    }
+}
+
 void dequantize_row_q8_0(const void* w, float* y, int n) {
     const block_q8_0* x = static_cast<const block_q8_0*>(w);
     for (int b = 0; b < n / QK8_0; b++, y += QK8_0) {
@@ -107,6 +142,33 @@ float vec_dot_q4_1_q8_1(const void* w, const void* x, int nb) {
     return sum;
 }
 
+float vec_dot_q5_0_q8_0(const void* w, const void* x, int nb) {
+    const block_q5_0* a = static_cast<const block_q5_0*>(w);
+    const block_q8_0* b = static_cast<const block_q8_0*>(x);
+    float sum = 0.0f;
+    for (int i = 0; i < nb; i++) {
+        int q[32], sumi = 0;
+        q5_codes(a[i], q);
+        for (int j = 0; j < 32; j++) sumi += (q[j] - 16) * b[i].qs[j];
+        sum += (float)sumi * (fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
+    }
+    return sum;
+}
+
+float vec_dot_q5_1_q8_1(const void* w, const void* x, int nb) {
+    const block_q5_1* a = static_cast<const block_q5_1*>(w);
+    const block_q8_1* b = static_cast<const block_q8_1*>(x);
+    float sum = 0.0f;
+    for (int i = 0; i < nb; i++) {
+        int q[32], sumi = 0;
+        q5_codes(a[i], q);
+        for (int j = 0; j < 32; j++) sumi += q[j] * b[i].qs[j];
+        sum += (float)sumi * (fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d)) +
+               fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
+    }
+    return sum;
+}
+
 float vec_dot_q8_0_q8_0(const void* w, const void* x, int nb) {
     const block_q8_0* a = static_cast<const block_q8_0*>(w);
     const block_q8_0* b = static_cast<const block_q8_0*>(x);
@@ -136,9 +198,13 @@ void matmul_blocks(const void* W, size_t w_row_bytes, const void* X, size_t x_ro
 void register_legacy(KernelTable& t) {
     t.matmul[GGML_Q4_0] = {ACT_Q8_0, &matmul_blocks<vec_dot_q4_0_q8_0>};
     t.matmul[GGML_Q4_1] = {ACT_Q8_1, &matmul_blocks<vec_dot_q4_1_q8_1>};
+    t.matmul[GGML_Q5_0] = {ACT_Q8_0, &matmul_blocks<vec_dot_q5_0_q8_0>};
+    t.matmul[GGML_Q5_1] = {ACT_Q8_1, &matmul_blocks<vec_dot_q5_1_q8_1>};
     t.matmul[GGML_Q8_0] = {ACT_Q8_0, &matmul_blocks<vec_dot_q8_0_q8_0>};
     t.dequantize_row[GGML_Q4_0] = &dequantize_row_q4_0;
     t.dequantize_row[GGML_Q4_1] = &dequantize_row_q4_1;
+    t.dequantize_row[GGML_Q5_0] = &dequantize_row_q5_0;
+    t.dequantize_row[GGML_Q5_1] = &dequantize_row_q5_1;
     t.dequantize_row[GGML_Q8_0] = &dequantize_row_q8_0;
     t.quantize_act[ACT_Q8_0] = &quantize_act_q8_0;
     t.quantize_act[ACT_Q8_1] = &quantize_act_q8_1;

@@ -1,5 +1,5 @@
-// AVX2 kernels for the legacy block types: Q4_0 / Q8_0 weights with Q8_0 activations, Q4_1
-// weights with Q8_1 activations, row dequantizers and activation quantizers.
+// AVX2 kernels for the legacy block types: Q4_0 / Q5_0 / Q8_0 weights with Q8_0 activations,
+// Q4_1 / Q5_1 weights with Q8_1 activations, row dequantizers and activation quantizers.
 // Bit-exact with kernels/ref/legacy.cpp for dequantization and activation quantization (same
 // IEEE divide and round-half-to-even); matmul block dots are exact int32 sums, only the float
 // sum over blocks runs in a different order (8 lanes, then a tree).
@@ -8,6 +8,8 @@
 // vpmaddwd with ones (-> 8 int32 lanes), then one FMA with the scale dw * dx. Operands:
 //   Q4_1: nibbles q in [0, 15] are already unsigned.
 //   Q4_0: (q - 8) . x = q . x - 8 * sum(x); both int16 pair sums fit (|.| <= 3810, 2032).
+//   Q5_0 / Q5_1: q in [0, 31] (nibble | high bit << 4); Q5_0 as Q4_0 with offset 16 (pair sums
+//         <= 7874 and 4064).
 //   Q8_0: |w| . (x * sign(w)), the usual sign trick; activations are in [-127, 127] so the
 //         int16 pair sums (<= 2 * 128 * 127) never saturate.
 // Matmul tiles (tiles.h): R weight rows x T tokens; each weight block is unpacked once per
@@ -24,6 +26,22 @@ namespace edgeq::avx2 {
 namespace {
 
 inline float half(ggml_half h) { return _cvtsh_ss(h); }
+
+// Q5's qh (bit j = bit 4 of element j) -> 32 bytes, byte j = 0x10 if bit j is set. The shuffle
+// copies qh byte k to bytes 8k..8k+7 (it works within 128-bit lanes, and every 32-bit word of
+// the source is qh), the AND keeps bit (j mod 8) of byte j, the compare widens it to 0xFF.
+inline __m256i q5_high_bits(const uint8_t* qh) {
+    uint32_t h;
+    std::memcpy(&h, qh, 4);
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h),
+                                               _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL,
+                                                                  0x0303030303030303LL));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+template <class Block>
+inline __m256i unpack_q5(const Block& b) { return _mm256_or_si256(unpack_nibbles(b.qs), q5_high_bits(b.qh)); }
 
 // ---- Activation quantization (see ref/legacy.cpp for the spec) ------------------------------
 // One block of 32 floats -> q (32 int8, element order kept); returns d. *qsum = sum of q.
@@ -104,6 +122,19 @@ void dequantize_row_q4_1(const void* w, float* y, int n) {
                      y + b * QK4_1);
 }
 
+void dequantize_row_q5_0(const void* w, float* y, int n) {
+    const block_q5_0* x = static_cast<const block_q5_0*>(w);
+    for (int b = 0; b < n / QK5_0; b++)
+        store_scaled<false>(_mm256_sub_epi8(unpack_q5(x[b]), _mm256_set1_epi8(16)), _mm256_set1_ps(half(x[b].d)),
+                            _mm256_setzero_ps(), y + b * QK5_0);
+}
+
+void dequantize_row_q5_1(const void* w, float* y, int n) {
+    const block_q5_1* x = static_cast<const block_q5_1*>(w);
+    for (int b = 0; b < n / QK5_1; b++)
+        store_scaled<true>(unpack_q5(x[b]), _mm256_set1_ps(half(x[b].d)), _mm256_set1_ps(half(x[b].m)), y + b * QK5_1);
+}
+
 void dequantize_row_q8_0(const void* w, float* y, int n) {
     const block_q8_0* x = static_cast<const block_q8_0*>(w);
     for (int b = 0; b < n / QK8_0; b++)
@@ -155,6 +186,14 @@ struct FmtQ4_0 {  // (q - 8) . x = q . x - 8 sum(x)
     static __m256i dot16(__m256i q, __m256i x, __m256i x8) { return _mm256_sub_epi16(_mm256_maddubs_epi16(q, x), x8); }
 };
 
+struct FmtQ5_0 : FmtQ4_0 {  // (q - 16) . x = q . x - 16 sum(x)
+    using WB = block_q5_0;
+    template <int R>
+    static __m256 scales(const WB* const (&w)[R], int b) { return _mm256_cvtph_ps(gather16<R>(w, b, 0)); }
+    static __m256i prep(const WB& blk) { return unpack_q5(blk); }
+    static __m256i aux(__m256i x) { return _mm256_maddubs_epi16(_mm256_set1_epi8(16), x); }
+};
+
 struct FmtQ8_0 {  // |w| . (x * sign(w)); prep keeps w for the sign
     using WB = block_q8_0;
     using XB = block_q8_0;
@@ -185,6 +224,13 @@ struct FmtQ4_1 {  // q . x, plus m * s per block
     static __m256i prep(const WB& blk) { return unpack_nibbles(blk.qs); }
     static __m256i aux(__m256i) { return _mm256_setzero_si256(); }
     static __m256i dot16(__m256i q, __m256i x, __m256i) { return _mm256_maddubs_epi16(q, x); }
+};
+
+struct FmtQ5_1 : FmtQ4_1 {  // q . x, plus m * s per block; (d, m) lead the block as in Q4_1
+    using WB = block_q5_1;
+    template <int R>
+    static __m256 scales(const WB* const (&w)[R], int b) { return _mm256_cvtph_ps(gather32<R>(w, b)); }
+    static __m256i prep(const WB& blk) { return unpack_q5(blk); }
 };
 
 // One R x T tile: per block, each weight block is prepared once and multiplied with T
@@ -289,9 +335,13 @@ void matmul_blocks(const void* W, size_t w_row_bytes, const void* X, size_t x_ro
 void register_legacy(KernelTable& t) {
     t.matmul[GGML_Q4_0] = {ACT_Q8_0, &matmul_blocks<FmtQ4_0>};
     t.matmul[GGML_Q4_1] = {ACT_Q8_1, &matmul_blocks<FmtQ4_1>};
+    t.matmul[GGML_Q5_0] = {ACT_Q8_0, &matmul_blocks<FmtQ5_0>};
+    t.matmul[GGML_Q5_1] = {ACT_Q8_1, &matmul_blocks<FmtQ5_1>};
     t.matmul[GGML_Q8_0] = {ACT_Q8_0, &matmul_blocks<FmtQ8_0>};
     t.dequantize_row[GGML_Q4_0] = &dequantize_row_q4_0;
     t.dequantize_row[GGML_Q4_1] = &dequantize_row_q4_1;
+    t.dequantize_row[GGML_Q5_0] = &dequantize_row_q5_0;
+    t.dequantize_row[GGML_Q5_1] = &dequantize_row_q5_1;
     t.dequantize_row[GGML_Q8_0] = &dequantize_row_q8_0;
     t.quantize_act[ACT_Q8_0] = &quantize_act_q8_0;
     t.quantize_act[ACT_Q8_1] = &quantize_act_q8_1;

@@ -1,11 +1,12 @@
-// AVX-512 VNNI matmul for the legacy block types: Q4_0 / Q8_0 weights with Q8_0 activations,
-// Q4_1 weights with Q8_1 activations. Activation quantization and dequantization stay AVX2's
+// AVX-512 VNNI matmul for the legacy block types: Q4_0 / Q5_0 / Q8_0 weights with Q8_0
+// activations, Q4_1 / Q5_1 weights with Q8_1 activations. Activation quantization and dequantization stay AVX2's
 // (already bit-exact with the reference); this file only speeds up the matmuls.
 //
 // One zmm holds TWO 32-blocks (64 bytes). vpdpbusd multiplies unsigned weight bytes by signed
 // activation bytes and adds groups of 4 into 16 int32 lanes (lanes 0..7 block b, 8..15 block
 // b+1), exactly (no int16 saturation as with vpmaddubsw). Unsigned weight operands:
-//   Q4_1: q in [0, 15];  Q4_0: q . x - 8 sum(x);  Q8_0: (w + 128) . x - 128 sum(x).
+//   Q4_1: q in [0, 15];  Q4_0: q . x - 8 sum(x);  Q8_0: (w + 128) . x - 128 sum(x);
+//   Q5_1: q in [0, 31];  Q5_0: q . x - 16 sum(x).
 // The offset term starts the accumulator (init = -K * sum of each 4-group of x), so every block
 // dot is an exact int32 sum as in the reference; then acc += float(lanes) * (dw * dx) with the
 // scale vector [dw_b dx_b x 8 | dw_b+1 dx_b+1 x 8]. An odd last block runs with a zero upper half.
@@ -52,6 +53,17 @@ inline __m512i nibbles_pair(const uint8_t* qs0, const uint8_t* qs1) {
                                 _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs1))), 1);
     v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);  // words of 128-bit lanes 1 and 3
     return _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+}
+
+// Two Q5 blocks -> 64 bytes in element order, q = nibble | (bit j of qh) << 4: the two qh words
+// form a 64-bit byte mask matching nibbles_pair's element order.
+template <bool kSingle, class Block>
+inline __m512i q5_pair(const Block& b0, const Block& b1) {
+    uint32_t h0, h1 = 0;
+    std::memcpy(&h0, b0.qh, 4);
+    if constexpr (!kSingle) std::memcpy(&h1, b1.qh, 4);
+    const __mmask64 high = (__mmask64)h0 | (__mmask64)h1 << 32;
+    return _mm512_or_si512(nibbles_pair<kSingle>(b0.qs, b1.qs), _mm512_maskz_mov_epi8(high, _mm512_set1_epi8(0x10)));
 }
 
 // 16-bit word at byte offset 0 of blocks b and b+1 of rows 0..R-1 -> words 2r, 2r+1.
@@ -130,6 +142,25 @@ struct FmtQ4_1 {
     }
     template <bool kSingle>
     static __m512i prep(const WB* w, int b) { return nibbles_pair<kSingle>(w[b].qs, w[b + !kSingle].qs); }
+};
+
+struct FmtQ5_0 : FmtQ4_0 {
+    using WB = block_q5_0;
+    static constexpr int kOffset = 16;
+    template <bool kSingle, int R>
+    static __m512 scales(const WB* const (&w)[R], int b) {
+        return _mm512_castps256_ps512(_mm256_cvtph_ps(gather_d<kSingle, R>(w, b)));
+    }
+    template <bool kSingle>
+    static __m512i prep(const WB* w, int b) { return q5_pair<kSingle>(w[b], w[b + !kSingle]); }
+};
+
+struct FmtQ5_1 : FmtQ4_1 {
+    using WB = block_q5_1;
+    template <bool kSingle, int R>
+    static __m512 scales(const WB* const (&w)[R], int b) { return _mm512_cvtph_ps(gather_dm<kSingle, R>(w, b)); }
+    template <bool kSingle>
+    static __m512i prep(const WB* w, int b) { return q5_pair<kSingle>(w[b], w[b + !kSingle]); }
 };
 
 // One R x T tile (R <= 4): per pair of blocks, each row's weight operand and scales are made
@@ -257,6 +288,8 @@ void matmul_blocks(const void* W, size_t w_row_bytes, const void* X, size_t x_ro
 void register_legacy(KernelTable& t) {
     t.matmul[GGML_Q4_0] = {ACT_Q8_0, &matmul_blocks<FmtQ4_0>};
     t.matmul[GGML_Q4_1] = {ACT_Q8_1, &matmul_blocks<FmtQ4_1>};
+    t.matmul[GGML_Q5_0] = {ACT_Q8_0, &matmul_blocks<FmtQ5_0>};
+    t.matmul[GGML_Q5_1] = {ACT_Q8_1, &matmul_blocks<FmtQ5_1>};
     t.matmul[GGML_Q8_0] = {ACT_Q8_0, &matmul_blocks<FmtQ8_0>};
 }
 
