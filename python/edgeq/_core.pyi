@@ -84,7 +84,7 @@ def ggml_types() -> dict:
     """
     The GGML tensor types the C++ GGUF reader knows: {id: (name, values per block, bytes per block)}
     """
-def has_quantizer(type: typing.SupportsInt | typing.SupportsIndex) -> bool:
+def has_quantizer(type: typing.SupportsInt | typing.SupportsIndex, search: str = 'rtn') -> bool:
     """
     whether the C++ core quantizes weights of this GGUF type
     """
@@ -108,9 +108,9 @@ def quantize(type: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotate
     """
 def quantize_act(act: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], isa: str = '') -> numpy.typing.NDArray[numpy.uint8]:
     ...
-def quantize_rows(type: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], n_threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.uint8]:
+def quantize_rows(type: typing.SupportsInt | typing.SupportsIndex, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], n_threads: typing.SupportsInt | typing.SupportsIndex = 0, search: str = 'rtn') -> numpy.typing.NDArray[numpy.uint8]:
     """
-    float32 (n_rows, n_per_row) -> uint8 (n_rows, row bytes): ggml's reference quantizer bytes
+    float32 (n_rows, n_per_row) -> uint8 (n_rows, row bytes): ggml's reference quantizer bytes (search='rtn'), or for Q4_K a searched fit ('mse', 'wmse')
     """
 def runnable_isas() -> list[str]:
     ...
