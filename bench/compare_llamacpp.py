@@ -15,6 +15,7 @@ runs (and the script says so).
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import json
 import os
 import shlex
@@ -89,7 +90,9 @@ def run_json(cmd: List[str], env=None) -> List[dict]:
 def edgeq_env() -> dict:
     """Run the edgeq of this checkout (its python/ with the built _core) when there is one."""
     env = dict(os.environ)
-    if any((REPO / "python" / "edgeq").glob("_core*")):
+    built = [p for suffix in importlib.machinery.EXTENSION_SUFFIXES
+             for p in (REPO / "python" / "edgeq").glob("_core*" + suffix)]
+    if built:  # the compiled module, not just its typing stub (_core.pyi)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in [str(REPO / "python"), env.get("PYTHONPATH", "")] if p)
     return env
