@@ -87,6 +87,12 @@ struct KernelTable {
     // Float helpers for attention and norms.
     float (*dot_f32)(const float* a, const float* b, int n) = nullptr;      // sum a[i] b[i]
     void (*axpy_f32)(float a, const float* x, float* y, int n) = nullptr;   // y += a x
+    // Attention over m cached rows `stride` floats apart (attention_rows.h): scores
+    // s[j] = scale * dot(q, K_j) and out = sum_j w[j] V_j, equal to per-row dot_f32 / axpy_f32.
+    void (*dot_rows_f32)(const float* q, const float* K, size_t stride, int m, int n, float scale,
+                         float* s) = nullptr;
+    void (*weighted_rows_f32)(const float* w, const float* V, size_t stride, int m, int n,
+                              float* out) = nullptr;
 };
 
 // Registration: each ISA overlays the entries it implements onto a copy of the ref table.

@@ -160,11 +160,11 @@ void Model::attention(int layer, int n) {
         const int kv_off = (h / group) * hd;
         const float* q = q_.data() + (size_t)t * Q + h * hd;
         float* s = scores_.data() + (size_t)thread * n_ctx;
-        for (int j = 0; j <= pos; j++) s[j] = kt_.dot_f32(q, cache_.k(layer, j) + kv_off, hd) * scale;
+        const size_t stride = (size_t)cfg_.kv_dim();  // cache rows of consecutive positions
+        kt_.dot_rows_f32(q, cache_.k(layer, 0) + kv_off, stride, pos + 1, hd, scale, s);
         ops::softmax(s, pos + 1);
         float* out = att_.data() + (size_t)t * Q + h * hd;
-        std::memset(out, 0, sizeof(float) * hd);
-        for (int j = 0; j <= pos; j++) kt_.axpy_f32(s[j], cache_.v(layer, j) + kv_off, out, hd);
+        kt_.weighted_rows_f32(s, cache_.v(layer, 0) + kv_off, stride, pos + 1, hd, out);
     });
 }
 

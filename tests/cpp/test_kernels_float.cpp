@@ -136,16 +136,41 @@ void test_dot_axpy(const KernelTable& ref, const KernelTable& k) {
     }
 }
 
+// dot_rows_f32 / weighted_rows_f32 (attention over m cached rows `stride` apart) equal the
+// table's own per-row dot_f32 / axpy_f32 calls bit for bit, on every table including ref.
+void test_attention_rows(const KernelTable& k) {
+    for (int m : {1, 2, 5, 17, 64}) {
+        for (int n : {1, 8, 33, 128}) {
+            const size_t stride = (size_t)n + 7;  // rows of a wider cache (other heads between)
+            const auto K = test::random_floats((int)(m * stride)), q = test::random_floats(n);
+            const auto w = test::random_floats(m);
+            std::vector<float> s(m), want_s(m), out(n, 99.0f), want_out(n, 0.0f);
+            k.dot_rows_f32(q.data(), K.data(), stride, m, n, 0.125f, s.data());
+            k.weighted_rows_f32(w.data(), K.data(), stride, m, n, out.data());
+            for (int j = 0; j < m; j++) {
+                want_s[j] = k.dot_f32(q.data(), K.data() + j * stride, n) * 0.125f;
+                k.axpy_f32(w[j], K.data() + j * stride, want_out.data(), n);
+            }
+            const std::string what = std::string(k.name) + " m=" + std::to_string(m) + " n=" + std::to_string(n);
+            test::expect_bytes_equal((const uint8_t*)s.data(), (const uint8_t*)want_s.data(), 4 * m, what + " dot_rows");
+            test::expect_bytes_equal((const uint8_t*)out.data(), (const uint8_t*)want_out.data(), 4 * n,
+                                     what + " weighted_rows");
+        }
+    }
+}
+
 }  // namespace
 
 int main() {
     const KernelTable& ref = kernels_for("ref");
+    test_attention_rows(ref);
     for (const auto& isa : test::isas_under_test()) {
         const KernelTable& k = kernels_for(isa);
         std::printf("testing %s\n", isa.c_str());
         test_dequantize(ref, k);
         test_matmul(ref, k);
         test_dot_axpy(ref, k);
+        test_attention_rows(k);
     }
     return test::finish("test_kernels_float");
 }

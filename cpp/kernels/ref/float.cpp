@@ -3,6 +3,7 @@
 // Plain loops, float accumulation in index order: the spec the SIMD versions are tested against.
 #include <cstring>
 
+#include "kernels/attention_rows.h"
 #include "kernels/ref/ref.h"
 
 namespace edgeq::ref {
@@ -62,6 +63,8 @@ void register_float(KernelTable& t) {
     t.quantize_act[ACT_F32] = &quantize_act_f32;
     t.dot_f32 = &dot_f32;
     t.axpy_f32 = &axpy_f32;
+    t.dot_rows_f32 = &attention_rows::dot_rows<dot_f32>;
+    t.weighted_rows_f32 = &attention_rows::weighted_rows<axpy_f32>;
 }
 
 }  // namespace edgeq::ref

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/attention_rows.h"
 #include "kernels/arm/neon/neon.h"
 #include "kernels/tile_driver.h"
 
@@ -117,6 +118,8 @@ void register_float(KernelTable& t) {
     t.dequantize_row[GGML_BF16] = &dequantize_row<BF16>;
     t.dot_f32 = &dot_f32;
     t.axpy_f32 = &axpy_f32;
+    t.dot_rows_f32 = &attention_rows::dot_rows<dot_f32>;
+    t.weighted_rows_f32 = &attention_rows::weighted_rows<axpy_f32>;
 }
 
 }  // namespace edgeq::neon

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "kernels/attention_rows.h"
 #include "kernels/x86/avx2/avx2.h"
 #include "kernels/x86/avx2/tiles.h"
 
@@ -131,6 +132,8 @@ void register_float(KernelTable& t) {
     t.quantize_act[ACT_F32] = &quantize_act_f32;
     t.dot_f32 = &dot_f32;
     t.axpy_f32 = &axpy_f32;
+    t.dot_rows_f32 = &attention_rows::dot_rows<dot_f32>;
+    t.weighted_rows_f32 = &attention_rows::weighted_rows<axpy_f32>;
 }
 
 }  // namespace edgeq::avx2

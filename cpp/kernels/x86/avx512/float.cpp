@@ -3,6 +3,7 @@
 // results as kernels/ref/float.cpp up to float summation order. Row conversions stay AVX2's.
 #include <immintrin.h>
 
+#include "kernels/attention_rows.h"
 #include "kernels/tile_driver.h"
 #include "kernels/x86/avx512/avx512.h"
 // GCC 12 reports the _mm512_undefined_* inside its own AVX-512 headers as uninitialized.
@@ -128,6 +129,8 @@ void register_float(KernelTable& t) {
     t.matmul[GGML_BF16] = {ACT_F32, &matmul_float<BF16>};
     t.dot_f32 = &dot_f32;
     t.axpy_f32 = &axpy_f32;
+    t.dot_rows_f32 = &attention_rows::dot_rows<dot_f32>;
+    t.weighted_rows_f32 = &attention_rows::weighted_rows<axpy_f32>;
 }
 
 }  // namespace edgeq::avx512
