@@ -19,6 +19,8 @@ export EDGEQ_CAPI_BUILD_DIR="$PWD/build/tests"
 cmake -S . -B build/tests -DEDGEQ_BUILD_TESTS=ON -DEDGEQ_PYTHON=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/tests -j2
 ctest --test-dir build/tests --output-on-failure
+# The same C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+bash tests/run_sanitizers.sh
 # The aarch64 kernels (neon, dotprod): cross-built and run under qemu for three CPU models.
 bash tests/run_arm.sh
 

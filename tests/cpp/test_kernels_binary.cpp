@@ -138,7 +138,8 @@ void check_dequantize(const KernelTable& ref, const KernelTable& isa) {
 void check_matmul(const KernelTable& ref, const KernelTable& isa, bool binary, int n_out, int n_in, int n_tok) {
     const int nb = n_in / QK1_0;
     const ActType act = binary ? ACT_B1 : ACT_Q8_PLANES;
-    const size_t w_row_bytes = nb * sizeof(block_q1_0) + 5 * (n_out % 2);  // odd padded rows sometimes
+    // Padded rows sometimes; the padding keeps the blocks' 2-byte alignment (their fp16 d), as GGUF rows do.
+    const size_t w_row_bytes = nb * sizeof(block_q1_0) + 6 * (n_out % 2);
     const size_t x_row_bytes = act_row_bytes(act, n_in) + 8 * (n_tok % 2);
     const size_t ldy = n_out + 3;
     std::vector<uint8_t> w = random_weights(n_out, n_in, w_row_bytes);

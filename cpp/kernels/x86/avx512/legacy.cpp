@@ -184,7 +184,7 @@ struct QuantTile {
                                       : _mm512_sub_epi32(_mm512_setzero_si512(),
                                                          _mm512_dpbusd_epi32(_mm512_setzero_si512(),
                                                                              _mm512_set1_epi8((char)F::kOffset), xv[t]));
-            const __m128 d2 = kSingle ? _mm_load_ss(xd[t] + b) : _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(xd[t] + b)));
+            const __m128 d2 = kSingle ? _mm_load_ss(xd[t] + b) : _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(xd[t] + b)));
             dx[t] = spread2(_mm512_castps128_ps512(d2), 0, 1);
         }
         const __m512 s = F::template scales<kSingle, R>(w, b);
@@ -202,7 +202,7 @@ struct QuantTile {
             const __m512 m = F::mins(s);
 #pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
-                const __m128 s2 = kSingle ? _mm_load_ss(xs[t] + b) : _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(xs[t] + b)));
+                const __m128 s2 = kSingle ? _mm_load_ss(xs[t] + b) : _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(xs[t] + b)));
                 const __m512 sv = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1),
                                                         _mm512_castps128_ps512(s2));
                 macc[t] = _mm512_fmadd_ps(m, sv, macc[t]);
