@@ -191,6 +191,7 @@ void bind_kernels(py::module_& m) {
     m.def("cuda_benchmark", &cuda_benchmark_py, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"),
           py::arg("n_tok") = 1, py::arg("path") = "auto", py::arg("iters") = 20,
           "Median time of one GPU matmul with resident weights: {path, device, seconds, weight_gbps, memcpy_gbps}");
+    m.def("act_type_name", &act_type_name, py::arg("act"), "name of an activation format");
     m.def("type_name", [](uint32_t t) { return std::string(ggml_type_name(t)); });
     m.def("block_size", &ggml_block_size);
     m.def("type_size", &ggml_type_size);

@@ -49,6 +49,8 @@ size_t act_row_bytes(ActType act, int n);
 int ggml_block_size(uint32_t type);
 size_t ggml_type_size(uint32_t type);
 const char* ggml_type_name(uint32_t type);
+// Name of an activation format ("F32", "Q8_0", ..., "I8_TOKEN"); "unknown" outside the enum.
+const char* act_type_name(int act);
 // Bytes of one weight row of n values (n a multiple of the block size): blocks plus any per-row
 // extra of an edgeq-internal layout (EDGEQ_TL2 keeps one fp16 scale per row).
 size_t weight_row_bytes(uint32_t type, int n);

@@ -45,6 +45,12 @@ const char* ggml_type_name(uint32_t type) {
     return n ? n : "unknown";
 }
 
+const char* act_type_name(int act) {
+    static const char* const names[] = {"F32", "Q8_0", "Q8_1", "Q8_K", "I8_TOKEN", "I8_LUT3", "Q8_PLANES", "B1"};
+    static_assert(sizeof(names) / sizeof(names[0]) == kNumActTypes, "name every ActType");
+    return act >= 0 && act < kNumActTypes ? names[act] : "unknown";
+}
+
 size_t weight_row_bytes(uint32_t type, int n) {
     if (type == EDGEQ_TL2) return tl::row_bytes(n);
     const int bs = ggml_block_size(type);

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ACT_B1', 'ACT_I8_LUT3', 'ACT_I8_TOKEN', 'ACT_Q8_PLANES', 'Model', 'TYPE_TL2', 'arch_flags', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_benchmark', 'cuda_matmul', 'cuda_status', 'dequantize', 'ggml_types', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'matmul_rows', 'quantize', 'quantize_act', 'quantize_rows', 'runnable_isas', 'tl_pack', 'type_name', 'type_size']
+__all__: list[str] = ['ACT_B1', 'ACT_I8_LUT3', 'ACT_I8_TOKEN', 'ACT_Q8_PLANES', 'Model', 'TYPE_TL2', 'act_type_name', 'arch_flags', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_benchmark', 'cuda_matmul', 'cuda_status', 'dequantize', 'ggml_types', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'matmul_rows', 'quantize', 'quantize_act', 'quantize_rows', 'runnable_isas', 'tl_pack', 'type_name', 'type_size']
 class Model:
     """
     A llama-style decoder over zero-copy GGUF tensors, with its KV cache
@@ -54,6 +54,10 @@ class Model:
     @property
     def tied_output(self) -> bool:
         ...
+def act_type_name(act: typing.SupportsInt | typing.SupportsIndex) -> str:
+    """
+    name of an activation format
+    """
 def arch_flags() -> dict:
     """
     The architectures the forward pass runs: {arch: {rope_style, ffn_act, sub_norms, matmul_scales}}

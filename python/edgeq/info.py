@@ -16,9 +16,6 @@ from typing import Any, Dict, List, Optional
 
 from . import __version__, _core
 
-ACT_NAMES = {0: "f32", 1: "q8_0", 2: "q8_1", 3: "q8_K", 4: "i8/token"}
-
-
 def system_info() -> Dict[str, Any]:
     from .energy import energy_sources
     from .model import physical_cores
@@ -29,7 +26,7 @@ def system_info() -> Dict[str, Any]:
         provider = _core.matmul_kernel_isa(t)
         if provider:
             kernels.append({"type": _core.type_name(t), "isa": provider,
-                            "activations": ACT_NAMES.get(_core.matmul_act_type(t), "?")})
+                            "activations": _core.act_type_name(_core.matmul_act_type(t))})
     return {
         "edgeq": __version__,
         "python": platform.python_version(),

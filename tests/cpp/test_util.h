@@ -86,8 +86,6 @@ inline bool expect_close(const float* got, const float* want, size_t n, double a
 // register_* installed, including those inherited from a lower tier), e.g.
 // "matmul[TQ2_0 TQ1_0] dequantize_row[] quantize_act[I8_TOKEN] dot_f32 axpy_f32".
 inline std::string own_kernels(const KernelTable& isa, const KernelTable& ref) {
-    static const char* const act_names[] = {"F32", "Q8_0", "Q8_1", "Q8_K", "I8_TOKEN", "I8_LUT3", "Q8_PLANES", "B1"};
-    static_assert(sizeof(act_names) / sizeof(act_names[0]) == kNumActTypes, "name every ActType");
     std::string mm, dq, qa;
     for (int ty = 0; ty < kNumGgmlTypes; ty++) {
         if (isa.matmul[ty].fn != ref.matmul[ty].fn) mm += std::string(mm.empty() ? "" : " ") + ggml_type_name(ty);
@@ -95,7 +93,7 @@ inline std::string own_kernels(const KernelTable& isa, const KernelTable& ref) {
             dq += std::string(dq.empty() ? "" : " ") + ggml_type_name(ty);
     }
     for (int a = 0; a < kNumActTypes; a++)
-        if (isa.quantize_act[a] != ref.quantize_act[a]) qa += std::string(qa.empty() ? "" : " ") + act_names[a];
+        if (isa.quantize_act[a] != ref.quantize_act[a]) qa += std::string(qa.empty() ? "" : " ") + act_type_name(a);
     std::string out = "matmul[" + mm + "] dequantize_row[" + dq + "] quantize_act[" + qa + "]";
     if (isa.dot_f32 != ref.dot_f32) out += " dot_f32";
     if (isa.axpy_f32 != ref.axpy_f32) out += " axpy_f32";
