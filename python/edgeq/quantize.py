@@ -42,7 +42,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .gguf import GGML_TYPE_IDS, GGUFError, GGUFFile, TensorInfo, open_gguf
+from .gguf import GGML_TYPE_IDS, GGUFFile, TensorInfo, open_gguf
 from .gguf_write import GGUFStreamWriter, TensorSpec, encode_u32_entry, tensor_nbytes
 from .quant_formats import FORMATS, MIXES, Q4K_SEARCHES, TERNARY, Format, Mix, lookup, to_float32
 
@@ -61,6 +61,10 @@ _KEEP_SUBSTRINGS = ("_norm.weight", "ffn_gate_inp.weight", "altup", "laurel", "p
 
 class QuantizeError(Exception):
     """A model or option this command cannot honour (one line, exit 1)."""
+
+
+class QuantizeOptionsError(QuantizeError):
+    """Options that contradict each other for this model (a usage error, exit 2)."""
 
 
 @dataclass
@@ -104,14 +108,6 @@ def is_quantizable(t: TensorInfo) -> bool:
     return (len(t.shape) >= 2 and t.name.endswith("weight")
             and not any(s in t.name for s in _KEEP_SUBSTRINGS))
 
-
-def _is_tied(path: str) -> bool:
-    """Whether the model reuses token_embd.weight as its output layer (no output.weight)."""
-    try:
-        with open_gguf(path) as g:
-            return "output.weight" not in g.tensors
-    except GGUFError:
-        return False  # quantize_file reports the bad file
 
 
 def _role(name: str, tied: bool) -> str:
@@ -201,6 +197,10 @@ def _choose_fallback(g: GGUFFile, plan: TensorPlan, opts: Options) -> None:
 
 def make_plan(g: GGUFFile, opts: Options) -> List[TensorPlan]:
     tied = "output.weight" not in g.tensors
+    if (tied and opts.output_type is not None and opts.embd_type is not None
+            and opts.output_type is not opts.embd_type):
+        raise QuantizeOptionsError("the token embedding is the output layer of this model (tied): "
+                                   "--output-type and --embd-type cannot differ")
     layers = {_layer(t.name) for t in g} - {None}
     n_layers = max(layers) + 1 if layers else 0
     plans = [plan_tensor(t, tied, opts, n_layers) for t in g]
@@ -469,10 +469,6 @@ def cmd_quantize(args) -> int:
         from .model import physical_cores
 
         args.threads = physical_cores()
-    if (args.output_type is not None and args.embd_type is not None
-            and args.output_type is not args.embd_type and _is_tied(args.input)):
-        raise UsageError("the token embedding is the output layer of this model (tied): "
-                         "--output-type and --embd-type cannot differ")
     mix = args.type if isinstance(args.type, Mix) else None
     opts = Options(type=FORMATS[mix.base] if mix else args.type, output_type=args.output_type,
                    embd_type=args.embd_type, fallback=not args.no_fallback, threads=args.threads,
@@ -485,6 +481,8 @@ def cmd_quantize(args) -> int:
     try:
         r = quantize_file(args.input, args.output, opts,
                           progress=not args.quiet and sys.stderr.isatty(), note=note)
+    except QuantizeOptionsError as e:
+        raise UsageError(str(e)) from None
     except QuantizeError as e:
         raise CliError(str(e)) from None
     if args.json:

@@ -27,7 +27,7 @@ from gguf import GGMLQuantizationType as T
 from edgeq.gguf import open_gguf
 from edgeq.model import load_model
 from edgeq.quant_formats import FORMATS, MIXES, to_float32
-from edgeq.quantize import Options, QuantizeError, quantize_file
+from edgeq.quantize import Options, QuantizeError, QuantizeOptionsError, quantize_file
 from q1_0_ref import dequantize_q1_0
 from tiny_llama import write_tiny_llama
 
@@ -611,3 +611,6 @@ def test_tied_embedding_takes_either_flag(tmp_path):
     proc = edgeq("quantize", src, tmp_path / "x.gguf", "--type", "Q4_K", "--embd-type", "Q4_K",
                  "--output-type", "Q6_K")
     assert proc.returncode == 2 and "cannot differ" in proc.stderr
+    with pytest.raises(QuantizeOptionsError, match="cannot differ"):  # the library says it too
+        quantize(src, tmp_path / "y.gguf", "Q4_K", embd_type="Q4_K", output_type="Q6_K")
+    assert not (tmp_path / "y.gguf").exists()
