@@ -2,8 +2,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -11,6 +11,7 @@
 #include "bindings/bindings.h"
 #include "kernels/kernels.h"
 #include "kernels/ternary_lut.h"
+#include "quant/quantize.h"
 
 namespace py = pybind11;
 
@@ -59,7 +60,7 @@ U8Array quantize(uint32_t type, F32Array x) {
     uint8_t* dst = out.mutable_data();
     {
         py::gil_scoped_release release;
-        for (int64_t r = 0; r < rows; r++) t.quantize_row[type](src + r * n, dst + r * rb, (int)n);
+        quantize_rows(type, src, dst, rows, n, 1, "rtn");  // the table's quantizer, row by row
     }
     return out;
 }

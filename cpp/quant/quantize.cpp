@@ -25,17 +25,25 @@ WeightQuantizerFn weight_quantizer(uint32_t type, const char* search) {
     return nullptr;
 }
 
+namespace {
+
+// The reference kernel table's quantizer of the type (MXFP4, NVFP4), which is plain
+// round-to-nearest: only for search "rtn". nullptr if none.
+QuantizeRowFn table_quantizer(uint32_t type, const char* search) {
+    const bool rtn = !search || std::string(search) == "rtn";
+    return rtn && type < kNumGgmlTypes ? kernels_for("ref").quantize_row[type] : nullptr;
+}
+
+}  // namespace
+
 bool has_weight_quantizer(uint32_t type, const char* search) {
-    if (weight_quantizer(type, search)) return true;
-    const bool rtn = !search || std::string(search) == "rtn";  // the kernel table's are plain RTN
-    return rtn && type < kNumGgmlTypes && kernels_for("ref").quantize_row[type];
+    return weight_quantizer(type, search) || table_quantizer(type, search);
 }
 
 void quantize_rows(uint32_t type, const float* src, void* dst, int64_t n_rows, int64_t n_per_row, int n_threads,
                    const char* search) {
     const WeightQuantizerFn fn = weight_quantizer(type, search);
-    const bool rtn = !search || std::string(search) == "rtn";
-    const QuantizeRowFn kernel_fn = rtn && type < kNumGgmlTypes ? kernels_for("ref").quantize_row[type] : nullptr;
+    const QuantizeRowFn kernel_fn = fn ? nullptr : table_quantizer(type, search);
     if (!fn && !kernel_fn)
         throw std::invalid_argument(std::string("no C++ quantizer for type ") + ggml_type_name(type) + " with search '" +
                                     (search ? search : "") + "'");
