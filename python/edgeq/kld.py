@@ -6,8 +6,9 @@ llama-perplexity's report so the numbers compare directly.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import numpy as np
 
@@ -102,16 +103,30 @@ class KLDStats:
         }
 
 
-def kl_divergence(model, base_path: str, max_chunks: int = -1, bos_id: Optional[int] = None,
-                  on_chunk: Optional[Callable[[int, dict], None]] = None) -> dict:
-    """Score `model` on the tokens of a base log-probability file (its n_ctx and chunks)."""
-    base = LogProbReader(base_path)
+@contextmanager
+def _opened(base: "LogProbReader | str") -> Iterator[LogProbReader]:
+    """A reader the caller opened (left open), or the path of one (opened and closed here)."""
+    if isinstance(base, LogProbReader):
+        yield base
+        return
+    reader = LogProbReader(base)
     try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def kl_divergence(model, base: "LogProbReader | str", max_chunks: int = -1,
+                  bos_id: Optional[int] = None,
+                  on_chunk: Optional[Callable[[int, dict], None]] = None) -> dict:
+    """Score `model` on the tokens of a base log-probability file (its n_ctx and chunks), given
+    as its path or as a reader whose chunks have not been read yet."""
+    with _opened(base) as base:
         if base.n_vocab != model.n_vocab:
-            raise PerplexityError(f"{base_path}: the base model has {base.n_vocab} tokens in its "
+            raise PerplexityError(f"{base.path}: the base model has {base.n_vocab} tokens in its "
                                   f"vocabulary, this model {model.n_vocab}")
         if base.n_ctx > model.n_ctx:
-            raise PerplexityError(f"{base_path}: computed with a context of {base.n_ctx}; this "
+            raise PerplexityError(f"{base.path}: computed with a context of {base.n_ctx}; this "
                                   f"model was loaded with {model.n_ctx} (raise -c)")
         n_chunk = base.n_chunk if max_chunks < 0 else min(base.n_chunk, max_chunks)
         stats = KLDStats()
@@ -122,8 +137,6 @@ def kl_divergence(model, base_path: str, max_chunks: int = -1, bos_id: Optional[
         out = stats.summary()
         out.update(n_ctx=base.n_ctx, n_chunk=n_chunk)
         return out
-    finally:
-        base.close()
 
 
 def report_lines(s: dict) -> List[str]:

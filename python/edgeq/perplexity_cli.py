@@ -50,22 +50,32 @@ def _check_args(args) -> None:
 def cmd_perplexity(args) -> int:
     _check_args(args)
     text = _read_text_file(args.file) if args.file else None  # fails before the model loads
-    from .kld import kl_divergence, report_lines
     from .logprob_file import LogProbFileError
-    from .model import load_model
-    from .perplexity import PerplexityError, perplexity
     from .pull import resolve_model
 
     path = resolve_model(args.model)
     n_ctx = args.ctx_size
+    base = None  # with --kl-divergence: the base file, read once (its n_ctx sizes the model)
     if args.kld:
         from .logprob_file import LogProbReader
         try:
-            head = LogProbReader(args.kld_base)
+            base = LogProbReader(args.kld_base)
         except LogProbFileError as e:
             raise CliError(str(e)) from None
-        n_ctx = head.n_ctx
-        head.close()
+        n_ctx = base.n_ctx
+    try:
+        return _evaluate(args, path, text, n_ctx, base)
+    finally:
+        if base is not None:
+            base.close()
+
+
+def _evaluate(args, path, text, n_ctx: int, base) -> int:
+    from .kld import kl_divergence, report_lines
+    from .logprob_file import LogProbFileError
+    from .model import load_model
+    from .perplexity import PerplexityError, perplexity
+
     model = load_model(str(path), n_ctx=n_ctx, n_threads=args.threads)
     tok = model.tokenizer
     bos = tok.bos_id if tok.add_bos else None
@@ -82,7 +92,7 @@ def cmd_perplexity(args) -> int:
 
     try:
         if args.kld:
-            result = kl_divergence(model, args.kld_base, max_chunks, bos, progress)
+            result = kl_divergence(model, base, max_chunks, bos, progress)
             if quiet:
                 sys.stdout.write(json.dumps(result) + "\n")
             else:
