@@ -11,6 +11,7 @@
 #include "bindings/bindings.h"
 #include "kernels/kernels.h"
 #include "kernels/ternary_lut.h"
+#include "kernels/ternary_lut_dword.h"
 #include "quant/quantize.h"
 
 namespace py = pybind11;
@@ -128,18 +129,22 @@ void matmul_rows(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, U8Array 
          (int)row1);
 }
 
-// W (n_out rows of `type`) -> EDGEQ_TL2 bytes; ValueError saying why when not lossless.
-U8Array tl_pack(uint32_t type, U8Array w, int64_t n_out, int64_t n_in) {
+// W (n_out rows of `type`) -> EDGEQ_TL2 (or layout = EDGEQ_TL2D) bytes; ValueError saying why when
+// not lossless.
+U8Array tl_pack(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, uint32_t layout) {
     const size_t rb = row_bytes_checked(type, n_in);
     if (n_out <= 0 || (size_t)w.size() != rb * n_out) throw std::invalid_argument("weight bytes do not match (n_out, n_in)");
-    U8Array out((py::ssize_t)weight_matrix_bytes(EDGEQ_TL2, (int)n_in, (int)n_out));
+    if (layout != EDGEQ_TL2 && layout != EDGEQ_TL2D) throw std::invalid_argument("layout must be TYPE_TL2 or TYPE_TL2D");
+    U8Array out((py::ssize_t)weight_matrix_bytes(layout, (int)n_in, (int)n_out));
     std::memset(out.mutable_data(), 0, out.size());
     std::string why;
     {
         py::gil_scoped_release release;
-        why = tl::pack(type, w.data(), rb, (int)n_in, (int)n_out, out.mutable_data());
+        why = layout == EDGEQ_TL2D ? tl::pack_dword(type, w.data(), rb, (int)n_in, (int)n_out, out.mutable_data())
+                                   : tl::pack(type, w.data(), rb, (int)n_in, (int)n_out, out.mutable_data());
     }
-    if (!why.empty()) throw std::invalid_argument(std::string(ggml_type_name(type)) + " -> TL2: " + why);
+    if (!why.empty())
+        throw std::invalid_argument(std::string(ggml_type_name(type)) + " -> " + ggml_type_name(layout) + ": " + why);
     return out;
 }
 
@@ -220,10 +225,13 @@ void bind_kernels(py::module_& m) {
           py::arg("isa") = "", py::arg("binary_act") = false);
     m.def("matmul_rows", &matmul_rows, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"), py::arg("xq"),
           py::arg("y"), py::arg("row0"), py::arg("row1"), py::arg("isa") = "");
-    m.def("tl_pack", &tl_pack, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"));
+    m.def("tl_pack", &tl_pack, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"),
+          py::arg("layout") = (uint32_t)EDGEQ_TL2);
     m.attr("TYPE_TL2") = (int)EDGEQ_TL2;
+    m.attr("TYPE_TL2D") = (int)EDGEQ_TL2D;
     m.attr("ACT_I8_TOKEN") = (int)ACT_I8_TOKEN;
     m.attr("ACT_I8_LUT3") = (int)ACT_I8_LUT3;
+    m.attr("ACT_I8_LUT3S") = (int)ACT_I8_LUT3S;
     m.attr("ACT_Q8_PLANES") = (int)ACT_Q8_PLANES;
     m.attr("ACT_B1") = (int)ACT_B1;
 }

@@ -22,7 +22,8 @@ enum ActType : int {
     ACT_I8_LUT3 = 5,   // the ACT_I8_TOKEN row + lookup tables of its triples (for EDGEQ_TL2; ternary_lut.h)
     ACT_Q8_PLANES = 6, // block_q8_planes rows: int8 per 128 values as bit planes (for Q1_0)
     ACT_B1 = 7,        // block_b1 rows: sign bits per 128 values (Q1_0's opt-in binary mode)
-    kNumActTypes = 8,
+    ACT_I8_LUT3S = 8,  // the ACT_I8_TOKEN row + signed tables of its triples (for EDGEQ_TL2D; ternary_lut_dword.h)
+    kNumActTypes = 9,
 };
 
 // ACT_I8_TOKEN row of n values (n % 256 == 0), bitnet.cpp's quantize_row_i8_s:

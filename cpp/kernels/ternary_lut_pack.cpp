@@ -1,4 +1,5 @@
-// Ternary matrices -> the EDGEQ_TL2 layout (kernels/ternary_lut.h), at load time.
+// Ternary matrices -> the EDGEQ_TL2 layout (kernels/ternary_lut.h) or its AVX-512 sibling EDGEQ_TL2D
+// (kernels/ternary_lut_dword.h), at load time.
 // Each row becomes t_k in {-1, 0, 1} and one fp16 scale d with w_k = d t_k exactly, then tiles of
 // 64 rows are packed as triple indices and sign bits. A row converts only if that is lossless
 // for the TQ reference's arithmetic: every non-zero block has the same |d| (a block's sign is
@@ -14,6 +15,7 @@
 
 #include "kernels/ref/ternary_codes.h"
 #include "kernels/ternary_lut.h"
+#include "kernels/ternary_lut_dword.h"
 
 namespace edgeq::tl {
 namespace {
@@ -75,15 +77,20 @@ std::string float_block(const float* row, int b, int8_t* t, RowScale& scale) {
     return "";
 }
 
-// Row r of a tile, one block: u[258] = the block's ternary values and two zeros, so that triple j
-// is u[3j .. 3j+2] (triple 85 = (value 255, 0, 0)) -> its index nibble and sign bit.
-void pack_row_block(const int8_t* u, int r, uint8_t* idx, uint8_t* sgn) {
+// Triple j of a block's values u[258] (the block's ternary values and two zeros: triple j is
+// u[3j .. 3j+2], triple 85 = (value 255, 0, 0)) -> its index nibble and sign bit.
+void triple_code(const int8_t* u, int j, uint8_t& idx, uint8_t& neg) {
+    const int c = 9 * u[3 * j] + 3 * u[3 * j + 1] + u[3 * j + 2];  // c3 - 13
+    idx = (uint8_t)(c < 0 ? -c : c);
+    neg = c < 0;
+}
+
+// TL2: row r of a tile, one block (idx / sgn: the block's index and sign planes).
+void pack_row_block(const int8_t* u, int r, uint8_t* blk) {
     uint8_t ix[kTriples + 2] = {}, neg[kSignGroups * 8] = {};
-    for (int j = 0; j < kTriples; j++) {
-        const int c = 9 * u[3 * j] + 3 * u[3 * j + 1] + u[3 * j + 2];  // c3 - 13
-        ix[j] = (uint8_t)(c < 0 ? -c : c);
-        neg[j] = c < 0;
-    }
+    for (int j = 0; j < kTriples; j++) triple_code(u, j, ix[j], neg[j]);
+    uint8_t* idx = blk;
+    uint8_t* sgn = blk + kIdxBytes;
     for (int p = 0; p < kPairs; p++) idx[p * kTileRows + r] = (uint8_t)(ix[2 * p] | (ix[2 * p + 1] << 4));
     for (int g = 0; g < kSignGroups; g++) {
         int bits = 0;
@@ -92,9 +99,21 @@ void pack_row_block(const int8_t* u, int r, uint8_t* idx, uint8_t* sgn) {
     }
 }
 
-}  // namespace
+// TL2D (ternary_lut_dword.h): row r of a tile, one block; the padding triples 86, 87 stay zero.
+void pack_row_block_dword(const int8_t* u, int r, uint8_t* blk) {
+    for (int j = 0; j < kTriples; j++) {
+        uint8_t ix, neg;
+        triple_code(u, j, ix, neg);
+        blk[tld::idx_offset(j, r)] |= (uint8_t)(ix << (4 * ((j % 8) / 4)));
+        if (neg) blk[tld::sign_offset(j, r) + tld::sign_bit(j, r) / 8] |= (uint8_t)(1u << (tld::sign_bit(j, r) % 8));
+    }
+}
 
-std::string pack(uint32_t type, const uint8_t* W, size_t w_row_bytes, int n_in, int n_out, uint8_t* out) {
+// The loop both layouts share: tiles of 64 rows, each row's blocks through its ternary values
+// (checked lossless), written by write(u, r, block bytes); the rows' fp16 scales after the blocks.
+template <class WriteRowBlock>
+std::string pack_tiles(uint32_t type, const uint8_t* W, size_t w_row_bytes, int n_in, int n_out, uint8_t* out,
+                       size_t tile_bytes, size_t block_bytes, size_t scales_offset, WriteRowBlock write) {
     if (n_in <= 0 || n_in % QK_K != 0) return "row length " + std::to_string(n_in) + " is not a multiple of 256";
     if (n_out <= 0) return "no rows";
     const bool tq = type == GGML_TQ2_0 || type == GGML_TQ1_0;
@@ -104,11 +123,10 @@ std::string pack(uint32_t type, const uint8_t* W, size_t w_row_bytes, int n_in, 
     const int nb = n_in / QK_K;
     for (int r0 = 0; r0 < n_out; r0 += kTileRows) {
         const int n_rows = std::min(kTileRows, n_out - r0);
-        uint8_t* tile = out + (size_t)(r0 / kTileRows) * tile_bytes(n_in);
+        uint8_t* tile = out + (size_t)(r0 / kTileRows) * tile_bytes;
         for (int r = 0; r < n_rows && !tq; r++) deq(W + (size_t)(r0 + r) * w_row_bytes, &rows[(size_t)r * n_in], n_in);
         RowScale scale[kTileRows];
         for (int b = 0; b < nb; b++) {
-            uint8_t* idx = tile + (size_t)b * kBlockBytes;
             for (int r = 0; r < kTileRows; r++) {
                 int8_t u[QK_K + 2] = {};  // rows past n_out: zero
                 if (r < n_rows) {
@@ -119,14 +137,28 @@ std::string pack(uint32_t type, const uint8_t* W, size_t w_row_bytes, int n_in, 
                                              : float_block(&rows[(size_t)r * n_in], b, u, scale[r]);
                     if (!why.empty()) return "row " + std::to_string(r0 + r) + ": " + why;
                 }
-                pack_row_block(u, r, idx, idx + kIdxBytes);
+                write(u, r, tile + (size_t)b * block_bytes);
             }
         }
         ggml_half d[kTileRows];
         for (int r = 0; r < kTileRows; r++) d[r] = scale[r].abs_bits;
-        std::memcpy(tile + scales_offset(n_in), d, sizeof d);
+        std::memcpy(tile + scales_offset, d, sizeof d);
     }
     return "";
+}
+
+}  // namespace
+
+std::string pack(uint32_t type, const uint8_t* W, size_t w_row_bytes, int n_in, int n_out, uint8_t* out) {
+    return pack_tiles(type, W, w_row_bytes, n_in, n_out, out, tile_bytes(n_in), kBlockBytes, scales_offset(n_in),
+                      pack_row_block);
+}
+
+std::string pack_dword(uint32_t type, const uint8_t* W, size_t w_row_bytes, int n_in, int n_out, uint8_t* out) {
+    if (n_in > 0 && n_in % QK_K == 0 && n_out > 0)  // the writer ORs bits in: start from zero
+        std::memset(out, 0, weight_matrix_bytes(EDGEQ_TL2D, n_in, n_out));
+    return pack_tiles(type, W, w_row_bytes, n_in, n_out, out, tld::tile_bytes(n_in), tld::kBlockBytes,
+                      tld::scales_offset(n_in), pack_row_block_dword);
 }
 
 }  // namespace edgeq::tl

@@ -1,6 +1,7 @@
 // Sizes and names of GGUF tensor types, edgeq's internal layouts and activation formats.
 #include "kernels/kernels.h"
 #include "kernels/ternary_lut.h"
+#include "kernels/ternary_lut_dword.h"
 
 namespace edgeq {
 
@@ -33,6 +34,7 @@ TypeInfo type_info(uint32_t type) {
         case GGML_Q1_0: return {"Q1_0", QK1_0, sizeof(block_q1_0)};
         // Internal: bytes per 256-value block of a row; the row adds its fp16 scale (weight_row_bytes).
         case EDGEQ_TL2: return {"TL2", QK_K, tl::kBlockBytes / tl::kTileRows};
+        case EDGEQ_TL2D: return {"TL2D", QK_K, tld::kBlockBytes / tld::kTileRows};
         default: return {nullptr, 0, 0};
     }
 }
@@ -46,18 +48,21 @@ const char* ggml_type_name(uint32_t type) {
 }
 
 const char* act_type_name(int act) {
-    static const char* const names[] = {"F32", "Q8_0", "Q8_1", "Q8_K", "I8_TOKEN", "I8_LUT3", "Q8_PLANES", "B1"};
+    static const char* const names[] = {"F32", "Q8_0", "Q8_1", "Q8_K", "I8_TOKEN", "I8_LUT3", "Q8_PLANES", "B1", "I8_LUT3S"};
     static_assert(sizeof(names) / sizeof(names[0]) == kNumActTypes, "name every ActType");
     return act >= 0 && act < kNumActTypes ? names[act] : "unknown";
 }
 
 size_t weight_row_bytes(uint32_t type, int n) {
     if (type == EDGEQ_TL2) return tl::row_bytes(n);
+    if (type == EDGEQ_TL2D) return tld::row_bytes(n);
     const int bs = ggml_block_size(type);
     return bs ? (size_t)(n / bs) * ggml_type_size(type) : 0;
 }
 
-int matmul_row_tile(uint32_t type) { return type == EDGEQ_TL2 ? tl::kTileRows : 1; }
+int matmul_row_tile(uint32_t type) {
+    return type == EDGEQ_TL2 ? tl::kTileRows : type == EDGEQ_TL2D ? tld::kTileRows : 1;
+}
 
 size_t weight_matrix_bytes(uint32_t type, int n_in, int n_out) {
     const int tile = matmul_row_tile(type);
@@ -83,6 +88,7 @@ size_t act_row_bytes(ActType act, int n) {
         case ACT_Q8_K: return (size_t)(n / QK_K) * sizeof(block_q8_K);
         case ACT_I8_TOKEN: return (i8_token_bsum_offset(n) + (size_t)(n / QK_K) * 4 + 63) / 64 * 64;
         case ACT_I8_LUT3: return act_row_bytes(ACT_I8_TOKEN, n) + (size_t)(n / QK_K) * tl::kBlockTableBytes;
+        case ACT_I8_LUT3S: return act_row_bytes(ACT_I8_TOKEN, n) + (size_t)(n / QK_K) * tld::kBlockTableBytes;
         case ACT_Q8_PLANES: return (size_t)(n / QK1_0) * sizeof(block_q8_planes);
         case ACT_B1: return (size_t)(n / QK1_0) * sizeof(block_b1);
         default: return 0;

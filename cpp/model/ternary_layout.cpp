@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/ternary_lut.h"
+#include "kernels/ternary_lut_dword.h"
 
 namespace edgeq {
 
@@ -13,7 +14,9 @@ TernaryLayout parse_ternary_layout(const std::string& s) {
     if (s == "auto") return TernaryLayout::Auto;
     if (s == "native") return TernaryLayout::Native;
     if (s == "tl") return TernaryLayout::TL;
-    throw std::invalid_argument("ternary_layout must be 'auto', 'native' or 'tl', got '" + s + "'");
+    if (s == "tl2") return TernaryLayout::TL2;
+    if (s == "tl2d") return TernaryLayout::TL2D;
+    throw std::invalid_argument("ternary_layout must be 'auto', 'native', 'tl', 'tl2' or 'tl2d', got '" + s + "'");
 }
 
 namespace {
@@ -49,12 +52,20 @@ void apply_ternary_layout(ModelWeights& w, TernaryLayout layout, const KernelTab
     w.ternary_layout = todo.empty() ? "none" : "native";
     w.ternary_note.clear();
     if (todo.empty() || layout == TernaryLayout::Native) return;
-    const MatmulKernel& k = kt.matmul[EDGEQ_TL2];
-    if (!k.fn || !kt.quantize_act[k.act]) throw std::logic_error(std::string("kernel table '") + kt.name + "' lacks TL2");
-    // Auto converts only where TL2 has SIMD kernels: this table's TL2 matmul is its own, not the
-    // scalar reference's (an ISA without them, e.g. NEON today, keeps its fast TQ kernels).
-    if (layout == TernaryLayout::Auto && std::string(kt.name) != "ref" &&
-        k.fn == kernels_for("ref").matmul[EDGEQ_TL2].fn) {
+    // A layout has SIMD kernels here if this table's matmul for it is its own, not the scalar
+    // reference's. TL2D (AVX-512 VBMI) is the faster of the two where it has them, else TL2;
+    // Auto converts only to a layout with SIMD kernels (an ISA without them, e.g. NEON today,
+    // keeps its fast TQ kernels) or on the reference table itself.
+    const bool ref_table = std::string(kt.name) == "ref";
+    auto simd = [&](uint32_t type) { return !ref_table && kt.matmul[type].fn != kernels_for("ref").matmul[type].fn; };
+    const uint32_t type = layout == TernaryLayout::TL2    ? EDGEQ_TL2
+                          : layout == TernaryLayout::TL2D ? EDGEQ_TL2D
+                          : simd(EDGEQ_TL2D)              ? EDGEQ_TL2D
+                                                          : EDGEQ_TL2;
+    const MatmulKernel& k = kt.matmul[type];
+    if (!k.fn || !kt.quantize_act[k.act])
+        throw std::logic_error(std::string("kernel table '") + kt.name + "' lacks " + ggml_type_name(type));
+    if (layout == TernaryLayout::Auto && !ref_table && !simd(type)) {
         w.ternary_note = std::string("no TL2 kernels for ISA ") + kt.name;
         return;
     }
@@ -63,11 +74,13 @@ void apply_ternary_layout(ModelWeights& w, TernaryLayout layout, const KernelTab
     ModelWeights staging;
     std::vector<Matrix> converted;
     for (auto& [m, name] : todo) {
-        uint8_t* data = staging.allocate(weight_matrix_bytes(EDGEQ_TL2, m->n_in, m->n_out));
-        const std::string why = tl::pack(m->type, m->data, m->row_bytes, m->n_in, m->n_out, data);
+        uint8_t* data = staging.allocate(weight_matrix_bytes(type, m->n_in, m->n_out));
+        const std::string why = type == EDGEQ_TL2D ? tl::pack_dword(m->type, m->data, m->row_bytes, m->n_in, m->n_out, data)
+                                                   : tl::pack(m->type, m->data, m->row_bytes, m->n_in, m->n_out, data);
         if (!why.empty()) {
             const std::string note = "tensor '" + name + "' (" + ggml_type_name(m->type) + "): " + why;
-            if (layout == TernaryLayout::TL) throw std::invalid_argument("ternary_layout=tl: " + note);
+            if (layout != TernaryLayout::Auto)
+                throw std::invalid_argument("ternary_layout=" + std::string(layout == TernaryLayout::TL2D ? "tl2d" : layout == TernaryLayout::TL2 ? "tl2" : "tl") + ": " + note);
             w.ternary_note = note;
             return;
         }
@@ -77,8 +90,8 @@ void apply_ternary_layout(ModelWeights& w, TernaryLayout layout, const KernelTab
             c.prefill = {m->type, m->row_bytes, m->data, m->act, m->fn};
             c.prefill_min_tokens = kTl2PrefillMinTokens;
         }
-        c.type = EDGEQ_TL2;
-        c.row_bytes = weight_row_bytes(EDGEQ_TL2, m->n_in);
+        c.type = type;
+        c.row_bytes = weight_row_bytes(type, m->n_in);
         c.data = data;
         c.act = k.act;
         c.fn = k.fn;
@@ -86,7 +99,7 @@ void apply_ternary_layout(ModelWeights& w, TernaryLayout layout, const KernelTab
     }
     for (size_t i = 0; i < todo.size(); i++) *todo[i].first = converted[i];
     w.owned.insert(w.owned.end(), staging.owned.begin(), staging.owned.end());
-    w.ternary_layout = "tl";
+    w.ternary_layout = type == EDGEQ_TL2D ? "tl2d" : "tl";
 }
 
 }  // namespace edgeq

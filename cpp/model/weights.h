@@ -67,8 +67,10 @@ struct LayerWeights {
 //           if a matrix cannot be converted losslessly (rows whose blocks have different scales);
 //   Auto:   TL when every ternary matrix converts losslessly (BitNet models), else Native.
 // Both give the same logits bit for bit (the TL kernels keep the TQ reference's arithmetic).
-enum class TernaryLayout { Auto, Native, TL };
-TernaryLayout parse_ternary_layout(const std::string& s);  // "auto" | "native" | "tl", else invalid_argument
+enum class TernaryLayout { Auto, Native, TL, TL2, TL2D };
+//   TL2, TL2D: that lookup-table layout (TL2D: ternary_lut_dword.h, AVX-512 VBMI), as TL.
+//   TL picks TL2D where the kernel table has SIMD kernels for it, else TL2; Auto the same.
+TernaryLayout parse_ternary_layout(const std::string& s);  // "auto" | "native" | "tl" | "tl2" | "tl2d"
 
 struct LoadOptions {
     TernaryLayout ternary_layout = TernaryLayout::Auto;

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ACT_B1', 'ACT_I8_LUT3', 'ACT_I8_TOKEN', 'ACT_Q8_PLANES', 'Model', 'TYPE_TL2', 'act_type_name', 'arch_flags', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_benchmark', 'cuda_matmul', 'cuda_status', 'dequantize', 'ggml_types', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'matmul_rows', 'quantize', 'quantize_act', 'quantize_rows', 'runnable_isas', 'tl_pack', 'type_name', 'type_size']
+__all__: list[str] = ['ACT_B1', 'ACT_I8_LUT3', 'ACT_I8_LUT3S', 'ACT_I8_TOKEN', 'ACT_Q8_PLANES', 'Model', 'TYPE_TL2', 'TYPE_TL2D', 'act_type_name', 'arch_flags', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_benchmark', 'cuda_matmul', 'cuda_status', 'dequantize', 'ggml_types', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'matmul_rows', 'quantize', 'quantize_act', 'quantize_rows', 'runnable_isas', 'tl_pack', 'type_name', 'type_size']
 class Model:
     """
     A llama-style decoder over zero-copy GGUF tensors, with its KV cache
@@ -118,7 +118,7 @@ def quantize_rows(type: typing.SupportsInt | typing.SupportsIndex, x: typing.Ann
     """
 def runnable_isas() -> list[str]:
     ...
-def tl_pack(type: typing.SupportsInt | typing.SupportsIndex, w: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n_out: typing.SupportsInt | typing.SupportsIndex, n_in: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint8]:
+def tl_pack(type: typing.SupportsInt | typing.SupportsIndex, w: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n_out: typing.SupportsInt | typing.SupportsIndex, n_in: typing.SupportsInt | typing.SupportsIndex, layout: typing.SupportsInt | typing.SupportsIndex = 63) -> numpy.typing.NDArray[numpy.uint8]:
     ...
 def type_name(arg0: typing.SupportsInt | typing.SupportsIndex) -> str:
     ...
@@ -126,6 +126,8 @@ def type_size(arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
     ...
 ACT_B1: int = 7
 ACT_I8_LUT3: int = 5
+ACT_I8_LUT3S: int = 8
 ACT_I8_TOKEN: int = 4
 ACT_Q8_PLANES: int = 6
 TYPE_TL2: int = 63
+TYPE_TL2D: int = 62

@@ -286,7 +286,8 @@ def md_row(r: dict) -> str:
     gbps = "-" if r["weight_gbps"] is None else f"{r['weight_gbps']:.2f}"
     test = Test(r["n_prompt"], r["n_gen"]).name
     # A model whose ternary matrices run in the TL2 layout: "avx512 tl".
-    isa = r["isa"] + (" tl" if r.get("ternary_layout") == "tl" else "")
+    layout = r.get("ternary_layout")
+    isa = r["isa"] + (f" {layout}" if layout in ("tl", "tl2d") else "")
     cells = [f"{name} ({r['model_type']})", f"{r['model_size'] / 2**20:.2f} MiB",
              f"{r['model_n_params'] / 1e6:.2f} M", r["backends"], isa,
              str(r["n_threads"]), test, f"{r['avg_ts']:.2f} ± {r['stddev_ts']:.2f}", gbps]

@@ -16,6 +16,7 @@ from typing import List, Optional, Sequence
 
 from . import __version__
 from .device import DEVICES, DeviceError, check_device
+from .model import TERNARY_LAYOUTS
 
 DEBUG_ENV = "EDGEQ_DEBUG"  # set to 1 to get tracebacks for unexpected errors
 
@@ -96,9 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="N", help="context size in tokens (default: from the model)")
     r.add_argument("-t", "--threads", type=_int_checked(1, ">= 1"), default=None,
                    metavar="N", help="CPU threads (default: all physical cores)")
-    r.add_argument("--ternary-layout", choices=("auto", "native", "tl"), default="auto",
-                   help="ternary (TQ2_0/TQ1_0) matrices: tl = edgeq's lookup-table layout (fast "
-                        "decode), native = as in the file, auto = tl when lossless (default)")
+    r.add_argument("--ternary-layout", choices=TERNARY_LAYOUTS, default="auto",
+                   help="ternary (TQ2_0/TQ1_0) matrices: tl = edgeq's best lookup-table layout here "
+                        "(fast decode; tl2 / tl2d: that one), native = as in the file, auto = tl "
+                        "when lossless (default)")
     r.add_argument("--temp", type=_float_any, default=0.8, metavar="T",
                    help="temperature; <= 0 is greedy (default 0.8)")
     r.add_argument("--top-k", type=int, default=40, metavar="K",

@@ -26,10 +26,11 @@ ARCH_FLAGS: Dict[str, Dict[str, Any]] = _core.arch_flags()
 DEFAULT_MAX_CTX = 4096
 
 # How ternary (TQ2_0 / TQ1_0) matrices are kept: "native" (the TQ kernels), "tl" (converted at load
-# to edgeq's lookup-table layout, 1.69 bits per weight, the fast decode path; an error if a matrix
-# cannot convert losslessly), "auto" (tl when every ternary matrix converts, as BitNet models do,
-# else native). The logits are the same bit for bit either way.
-TERNARY_LAYOUTS = ("auto", "native", "tl")
+# to edgeq's lookup-table layout, the fast decode path: TL2D on CPUs with AVX-512 VBMI, 1.73 bits
+# per weight, else TL2, 1.69; an error if a matrix cannot convert losslessly), "tl2" / "tl2d"
+# (that layout), "auto" (tl when every ternary matrix converts, as BitNet models do, else native).
+# The logits are the same bit for bit either way. A model reports "tl" (TL2) or "tl2d".
+TERNARY_LAYOUTS = ("auto", "native", "tl", "tl2", "tl2d")
 
 # bitnet.cpp's fork numbers its own formats I2_S 36, I8_S 37, TL1 38, TL2 39: in its architectures'
 # files, type 39 is TL2, not ggml's MXFP4 (design.md); its bytes must never be read as MXFP4.
@@ -241,7 +242,7 @@ def load_model(path: "str | os.PathLike[str]", n_ctx: Optional[int] = None,
     isa picks a kernel table other than the dispatched one ("ref", "avx2", ...): for tests.
     progress: "off" (default), "bar", "json" or None (a bar when stderr is a terminal): read
     the weights into memory first, showing progress once that takes more than half a second.
-    ternary_layout: "auto" | "native" | "tl", see TERNARY_LAYOUTS."""
+    ternary_layout: "auto" | "native" | "tl" | "tl2" | "tl2d", see TERNARY_LAYOUTS."""
     g = open_gguf(path)
     try:
         if progress != "off":

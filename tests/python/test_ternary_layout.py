@@ -38,9 +38,11 @@ def test_tl_logits_equal_native(bitnet_path, isa):
     native = load_model(bitnet_path, n_threads=2, isa=isa, ternary_layout="native")
     assert native.ternary_layout == "native" and native.ternary_note == ""
     want = native.eval(toks, all_logits=True)
-    for layout in ("tl", "auto"):
+    # tl / auto take TL2D where the ISA has its kernels (AVX-512 VBMI), else TL2 ("tl").
+    best = "tl2d" if _core.matmul_kernel_isa(_core.TYPE_TL2D, isa) != "ref" else "tl"
+    for layout, reported in (("tl", best), ("auto", best), ("tl2", "tl"), ("tl2d", "tl2d")):
         m = load_model(bitnet_path, n_threads=2, isa=isa, ternary_layout=layout)
-        assert m.ternary_layout == "tl", layout
+        assert m.ternary_layout == reported, layout
         got = m.eval(toks, all_logits=True)
         assert np.array_equal(got, want), (layout, np.abs(got - want).max())
         # Decode (one token at a time: the GEMV path) equals the batch.
@@ -61,9 +63,10 @@ def test_tl_any_thread_split_equals_native(bitnet_path):
     for isa in ISAS:
         want = load_model(bitnet_path, n_threads=1, isa=isa, ternary_layout="native").eval(toks, all_logits=True)
         for n_threads in (1, 2, 3):
-            got = load_model(bitnet_path, n_threads=n_threads, isa=isa, ternary_layout="tl").eval(
-                toks, all_logits=True)
-            assert np.array_equal(got, want), (isa, n_threads)
+            for layout in ("tl2", "tl2d"):
+                got = load_model(bitnet_path, n_threads=n_threads, isa=isa, ternary_layout=layout).eval(
+                    toks, all_logits=True)
+                assert np.array_equal(got, want), (isa, n_threads, layout)
 
 
 def _patch_block_scale(path, tensor, row, block, value):

@@ -32,6 +32,7 @@ enum GgmlType : uint32_t {
     // edgeq-internal run-time layouts, made at load time and never read from or written to a file
     // (the loader refuses them in a GGUF): ids from the top of the table down.
     EDGEQ_TL2 = 63,  // ternary lookup-table layout (kernels/ternary_lut.h)
+    EDGEQ_TL2D = 62, // TL2 with four triples of a row per 32-bit lane, for AVX-512 VBMI (ternary_lut_dword.h)
 };
 constexpr int kNumGgmlTypes = 64;  // table size; ids above this are rejected by the loader
 

@@ -9,5 +9,6 @@ void register_legacy(KernelTable& t);   // Q4_0 / Q4_1 / Q8_0 matmul (VNNI)
 void register_kquants(KernelTable& t);
 void register_ternary(KernelTable& t);
 void register_ternary_lut(KernelTable& t);  // EDGEQ_TL2, ACT_I8_LUT3
+void register_ternary_lut_dword(KernelTable& t);  // EDGEQ_TL2D, ACT_I8_LUT3S; needs AVX512_VBMI (checked by the caller)
 void register_binary(KernelTable& t);   // Q1_0 matmul; needs AVX512_BITALG + VPOPCNTDQ (checked by the caller)
 }  // namespace edgeq::avx512

@@ -18,16 +18,19 @@ using tiles::TileArgs;
 
 // 16 weights from element i as floats; lanes outside mask m read as 0 (and are not loaded).
 struct F32 {
+    static constexpr int kBytes = 4;
     static __m512 load16(const void* row, int i, __mmask16 m) {
         return _mm512_maskz_loadu_ps(m, static_cast<const float*>(row) + i);
     }
 };
 struct F16 {
+    static constexpr int kBytes = 2;
     static __m512 load16(const void* row, int i, __mmask16 m) {
         return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const ggml_half*>(row) + i));
     }
 };
 struct BF16 {
+    static constexpr int kBytes = 2;
     static __m512 load16(const void* row, int i, __mmask16 m) {
         const __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const ggml_bf16*>(row) + i);
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -42,8 +45,10 @@ template <class L>
 struct FloatTile {
     template <int R, int T>
     __attribute__((always_inline)) static inline void step(const void* const (&w)[R], const float* const (&x)[T],
-                                                           int i, __mmask16 m, __m512 (&acc)[R][T]) {
+                                                           int i, __mmask16 m, __m512 (&acc)[R][T], size_t pf) {
         __m512 xv[T];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) _mm_prefetch(static_cast<const char*>(w[r]) + pf + (size_t)i * L::kBytes, _MM_HINT_T0);
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++) xv[t] = _mm512_maskz_loadu_ps(m, x[t] + i);
 #pragma GCC unroll 8
@@ -69,8 +74,9 @@ struct FloatTile {
             for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
         const int n = a.n_in;
         int i = 0;
-        for (; i + 16 <= n; i += 16) step<R, T>(w, x, i, (__mmask16)0xFFFF, acc);
-        if (i < n) step<R, T>(w, x, i, tail_mask(n - i), acc);
+        const size_t pf = (size_t)R * a.w_row_bytes;
+        for (; i + 16 <= n; i += 16) step<R, T>(w, x, i, (__mmask16)0xFFFF, acc, pf);
+        if (i < n) step<R, T>(w, x, i, tail_mask(n - i), acc, pf);
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
 #pragma GCC unroll 8

@@ -14,5 +14,6 @@ void register_avx512(KernelTable& t) {
     const auto f = cpu_features();
     auto has = [&](const char* name) { return std::find(f.begin(), f.end(), name) != f.end(); };
     if (has("avx512bitalg") && has("avx512vpopcntdq")) avx512::register_binary(t);
+    if (has("avx512vbmi")) avx512::register_ternary_lut_dword(t);
 }
 }  // namespace edgeq

@@ -14,6 +14,7 @@
 
 #include "kernels/ternary_lut_driver.h"
 #include "kernels/x86/avx512/avx512.h"
+#include "kernels/x86/avx512/ternary_pattern_sums.h"
 
 // GCC 12 reports the _mm512_undefined_* inside its own AVX-512 headers as uninitialized.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -99,41 +100,15 @@ struct Kernel {
     }
 };
 
-// ---- ACT_I8_LUT3: two triples per 512-bit vector ----------------------------------------------
-constexpr int16_t c16(int i, int k) { return (int16_t)(i % 16 < kPatterns ? pattern_coef(i % 16, k) : 0); }
-template <int k>
-inline __m512i coef() {  // coefficient k of the 16 patterns, twice
-    return _mm512_set_epi16(c16(31, k), c16(30, k), c16(29, k), c16(28, k), c16(27, k), c16(26, k), c16(25, k),
-                            c16(24, k), c16(23, k), c16(22, k), c16(21, k), c16(20, k), c16(19, k), c16(18, k),
-                            c16(17, k), c16(16, k), c16(15, k), c16(14, k), c16(13, k), c16(12, k), c16(11, k),
-                            c16(10, k), c16(9, k), c16(8, k), c16(7, k), c16(6, k), c16(5, k), c16(4, k), c16(3, k),
-                            c16(2, k), c16(1, k), c16(0, k));
-}
-
-// Word w0 of q16 in the lower 256 bits, w1 in the upper (word index 8 reads zero).
-constexpr int16_t word_sel(int w) { return w < 8 ? (int16_t)(((2 * w + 1) << 8) | (2 * w)) : (int16_t)0x8080; }
-inline __m512i words(__m512i q16, int w0, int w1) {
-    const __m512i sel = _mm512_inserti64x4(_mm512_set1_epi16(word_sel(w0)), _mm256_set1_epi16(word_sel(w1)), 1);
-    return _mm512_shuffle_epi8(q16, sel);
-}
-
+// ---- ACT_I8_LUT3: two triples per 512-bit vector (pattern sums: ternary_pattern_sums.h) ---------
 // Tables of two consecutive triples (words a0 b0 c0 and a1 b1 c1 of q16) -> 64 bytes at out.
 template <int a0, int b0, int c0, int a1, int b1, int c1>
 inline void table2(__m512i q16, uint8_t* out) {
-    const __m512i v = _mm512_add_epi16(_mm512_add_epi16(_mm512_mullo_epi16(words(q16, a0, a1), coef<0>()),
-                                                        _mm512_mullo_epi16(words(q16, b0, b1), coef<1>())),
-                                       _mm512_mullo_epi16(words(q16, c0, c1), coef<2>()));
+    const __m512i v = pattern_sums2<a0, b0, c0, a1, b1, c1>(q16);
     // Per 128-bit lane: the 8 low bytes, then the 8 high bytes; then quarters 0 2 1 3 of each triple.
     const __m512i split = _mm512_set4_epi32(0x0f0d0b09, 0x07050301, 0x0e0c0a08, 0x06040200);
     const __m512i order = _mm512_setr_epi64(0, 2, 1, 3, 4, 6, 5, 7);
     _mm512_storeu_si512(out, _mm512_permutexvar_epi64(order, _mm512_shuffle_epi8(v, split)));
-}
-
-// n int8 activations at p (n = 4 or 8) -> int16 words 0..n-1 of every 128-bit lane.
-inline __m512i load_i16(const int8_t* p, int n) {
-    int64_t v = 0;
-    std::memcpy(&v, p, n);
-    return _mm512_broadcast_i32x4(_mm_cvtepi8_epi16(_mm_cvtsi64_si128(v)));
 }
 
 void quantize_row_lut3(const float* x, void* xq, int n) {
