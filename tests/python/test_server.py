@@ -61,6 +61,8 @@ def test_openai_completion(client):
     chunks = list(client.completions.create(model="x", prompt="The capital of France is",
                                             max_tokens=8, temperature=0, stream=True))
     assert "".join(c.choices[0].text for c in chunks) == r.choices[0].text
+    print(f"\nopenai completions: {r.choices[0].text!r} ({r.usage.prompt_tokens} + "
+          f"{r.usage.completion_tokens} tokens, {r.choices[0].finish_reason}); streamed in {len(chunks)} chunks")
 
 
 def test_openai_chat_stream_and_usage(client):
@@ -75,6 +77,8 @@ def test_openai_chat_stream_and_usage(client):
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == r.choices[0].message.content
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == r.usage.total_tokens
+    print(f"\nopenai chat: {r.choices[0].message.content!r}; streamed {len(chunks)} chunks, "
+          f"usage {chunks[-1].usage.prompt_tokens} + {chunks[-1].usage.completion_tokens} tokens")
 
 
 @pytest.mark.parametrize("body,status,param", [
