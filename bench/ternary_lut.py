@@ -1,4 +1,4 @@
-"""TL2 (ternary lookup-table layout) vs the TQ2_0 / TQ1_0 MAD kernels on BitNet-2B shapes.
+"""TL2 / TL2D (ternary lookup-table layouts) vs the TQ2_0 / TQ1_0 MAD kernels on BitNet-2B shapes.
 
     PYTHONPATH=python python bench/ternary_lut.py [--isa avx2 avx512] [--threads 1 2] [--runs 7]
 
@@ -68,7 +68,7 @@ def run_split(fn_for_range, n_out, n_threads):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--isa", nargs="+", default=[i for i in ("avx2", "avx512") if i in _core.runnable_isas()])
-    ap.add_argument("--kernels", nargs="+", default=["TL2", "TQ2_0", "TQ1_0"])
+    ap.add_argument("--kernels", nargs="+", default=["TL2D", "TL2", "TQ2_0", "TQ1_0"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--shapes", nargs="+", default=[f"{o}x{i}" for o, i in SHAPES])
     ap.add_argument("--prefill", type=int, default=128)
@@ -92,10 +92,11 @@ def main():
         xp = rng.standard_normal((a.prefill, n_in)).astype(np.float32)
         tq2 = quantize(w, QT.TQ2_0).reshape(-1)
         mats = {"TQ2_0": (int(QT.TQ2_0), tq2), "TQ1_0": (int(QT.TQ1_0), quantize(w, QT.TQ1_0).reshape(-1))}
-        t0 = time.perf_counter()
-        mats["TL2"] = (_core.TYPE_TL2, _core.tl_pack(int(QT.TQ2_0), tq2, n_out, n_in))
-        pack_ms = (time.perf_counter() - t0) * 1e3
-        print(f"{shape:>10s} TL2 pack from TQ2_0: {pack_ms:.1f} ms")
+        for name, layout in (("TL2", _core.TYPE_TL2), ("TL2D", _core.TYPE_TL2D)):
+            t0 = time.perf_counter()
+            mats[name] = (layout, _core.tl_pack(int(QT.TQ2_0), tq2, n_out, n_in, layout))
+            pack_ms = (time.perf_counter() - t0) * 1e3
+            print(f"{shape:>10s} {name} pack from TQ2_0: {pack_ms:.1f} ms")
         for kname in a.kernels:
             qtype, data = mats[kname]
             n_copies = max(2, int(a.cycle_mb * 1e6 / data.nbytes) + 1)

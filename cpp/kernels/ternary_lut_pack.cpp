@@ -100,12 +100,23 @@ void pack_row_block(const int8_t* u, int r, uint8_t* blk) {
 }
 
 // TL2D (ternary_lut_dword.h): row r of a tile, one block; the padding triples 86, 87 stay zero.
+// Per octet and half: the row's four slots' index nibbles and its four sign bits (bits 4 rr + s
+// of the half's mask: byte rr / 2, nibble rr % 2).
 void pack_row_block_dword(const int8_t* u, int r, uint8_t* blk) {
-    for (int j = 0; j < kTriples; j++) {
-        uint8_t ix, neg;
-        triple_code(u, j, ix, neg);
-        blk[tld::idx_offset(j, r)] |= (uint8_t)(ix << (4 * ((j % 8) / 4)));
-        if (neg) blk[tld::sign_offset(j, r) + tld::sign_bit(j, r) / 8] |= (uint8_t)(1u << (tld::sign_bit(j, r) % 8));
+    const int g = r / tld::kGroupRows, rr = r % tld::kGroupRows;
+    for (int o = 0; o < tld::kOctets; o++) {
+        uint8_t* grp = blk + ((size_t)o * tld::kGroups + g) * tld::kGroupBytes;
+        for (int h = 0; h < 2; h++) {
+            unsigned signs = 0;
+            for (int s = 0; s < 4; s++) {
+                const int j = 8 * o + 4 * h + s;
+                uint8_t ix = 0, neg = 0;
+                if (j < kTriples) triple_code(u, j, ix, neg);
+                grp[4 * rr + s] |= (uint8_t)(ix << (4 * h));
+                signs |= (unsigned)neg << s;
+            }
+            grp[64 + 8 * h + rr / 2] |= (uint8_t)(signs << (4 * (rr % 2)));
+        }
     }
 }
 
