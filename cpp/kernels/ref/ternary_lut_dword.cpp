@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/ref/ref.h"
+#include "kernels/ref/ternary_lut_matmul.h"
 #include "kernels/ternary_lut_dword.h"
 
 namespace edgeq::ref {
@@ -43,30 +44,15 @@ int triple_value(const uint8_t* blk, int rr, int j, const uint8_t* tables) {
     return (int16_t)(tables[at] | (tables[at + 128] << 8));
 }
 
-// Y[t * ldy + r] for r in [row0, row1), t < n_tok; tile T starts at W + T * 64 * w_row_bytes.
 void matmul_tl2d(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_bytes, float* Y, size_t ldy,
                  int n_in, int n_tok, int row0, int row1) {
-    const int nb = n_in / QK_K;
-    for (int r = row0; r < row1; r++) {
-        const uint8_t* tile = (const uint8_t*)W + (size_t)(r / kTileRows) * kTileRows * w_row_bytes;
-        const int rr = r % kTileRows;
-        ggml_half h;
-        std::memcpy(&h, tile + scales_offset(n_in) + 2 * rr, 2);
-        const float d = fp16_to_fp32(h);
-        for (int t = 0; t < n_tok; t++) {
-            const uint8_t* xrow = (const uint8_t*)Xq + (size_t)t * x_row_bytes;
-            float s;
-            std::memcpy(&s, xrow + i8_token_scale_offset(n_in), 4);
-            float acc = 0.0f;
-            for (int b = 0; b < nb; b++) {
-                const uint8_t* tables = xrow + tables_offset(n_in) + (size_t)b * kBlockTableBytes;
-                int32_t isum = 0;
-                for (int j = 0; j < kTriples; j++) isum += triple_value(tile + (size_t)b * kBlockBytes, rr, j, tables);
-                acc = std::fmaf(d, (float)isum, acc);
-            }
-            Y[(size_t)t * ldy + r] = acc / s;
-        }
-    }
+    matmul_lut_tiles(W, w_row_bytes, Xq, x_row_bytes, Y, ldy, n_in, n_tok, row0, row1, scales_offset(n_in),
+                     [n_in](const uint8_t* tile, int b, int rr, const uint8_t* xrow) {
+                         const uint8_t* tables = xrow + tables_offset(n_in) + (size_t)b * kBlockTableBytes;
+                         int32_t isum = 0;
+                         for (int j = 0; j < kTriples; j++) isum += triple_value(tile + (size_t)b * kBlockBytes, rr, j, tables);
+                         return isum;
+                     });
 }
 
 }  // namespace
