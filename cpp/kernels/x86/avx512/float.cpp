@@ -47,8 +47,11 @@ struct FloatTile {
     __attribute__((always_inline)) static inline void step(const void* const (&w)[R], const float* const (&x)[T],
                                                            int i, __mmask16 m, __m512 (&acc)[R][T], size_t pf) {
         __m512 xv[T];
+        // The same column of the next tile's rows (pf = R rows ahead), into L2: rows are short
+        // streams the hardware prefetcher keeps re-learning; from DRAM, one thread, F16 4096 x 2560:
+        // 21.9 GB/s with these prefetches, 15.8 with them into L1 (T0), 14.2 without.
 #pragma GCC unroll 8
-        for (int r = 0; r < R; r++) _mm_prefetch(static_cast<const char*>(w[r]) + pf + (size_t)i * L::kBytes, _MM_HINT_T0);
+        for (int r = 0; r < R; r++) _mm_prefetch(static_cast<const char*>(w[r]) + pf + (size_t)i * L::kBytes, _MM_HINT_T1);
 #pragma GCC unroll 8
         for (int t = 0; t < T; t++) xv[t] = _mm512_maskz_loadu_ps(m, x[t] + i);
 #pragma GCC unroll 8
