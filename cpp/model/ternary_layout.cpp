@@ -52,7 +52,10 @@ void apply_ternary_layout(ModelWeights& w, TernaryLayout layout, const KernelTab
     const MatmulKernel& k = kt.matmul[EDGEQ_TL2];
     if (!k.fn || !kt.quantize_act[k.act]) throw std::logic_error(std::string("kernel table '") + kt.name + "' lacks TL2");
     // Auto converts only where TL2 has SIMD kernels: this table's TL2 matmul is its own, not the
-    // scalar reference's (an ISA without them, e.g. NEON today, keeps its fast TQ kernels).
+    // scalar reference's (an ISA without them keeps its fast TQ kernels). On x86 that choice is
+    // measured (kTl2PrefillMinTokens); on ARM (the neon / dotprod / i8mm tables, which share the
+    // NEON TL2 kernel) it is not: they have only run under qemu, whose timings mean nothing, so
+    // TL2 vs TQ2_0 speed on real ARM cores is unmeasured.
     if (layout == TernaryLayout::Auto && std::string(kt.name) != "ref" &&
         k.fn == kernels_for("ref").matmul[EDGEQ_TL2].fn) {
         w.ternary_note = std::string("no TL2 kernels for ISA ") + kt.name;
