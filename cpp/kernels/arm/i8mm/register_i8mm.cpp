@@ -1,0 +1,5 @@
+#include "kernels/arm/i8mm/i8mm.h"
+
+namespace edgeq {
+void register_i8mm(KernelTable& t) { i8mm::register_legacy(t); }
+}  // namespace edgeq
