@@ -14,6 +14,7 @@
 namespace edgeq::i8mm {
 
 void register_legacy(KernelTable& t);
+void register_ternary(KernelTable& t);
 
 // Two registers of 16 int8 (rows u and v, values 16 h .. 16 h + 15) -> the SMMLA operands of
 // values 16 h + 8 k' .. (k' = 0, 1): {u[0..7], v[0..7]}, {u[8..15], v[8..15]}.
