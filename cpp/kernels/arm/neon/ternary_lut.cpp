@@ -34,34 +34,43 @@ struct Kernel {
         uint8x16_t hi;
     };
 
-    // Triples 8g + e, e < NE, of NQ quarters (16 rows each; the first at byte q0 of each 64-byte
-    // row group), for G tokens.
-    template <int G, int NQ, int NE>
+    // Triples 8g + e, e < 2 NP, of NQ quarters (16 rows each; the first at byte q0 of each 64-byte
+    // row group), for G tokens. One index pair (triples 8g + 2p, 8g + 2p + 1) per iteration, the
+    // sign bytes shifted down by two after each: unrolling the whole group let GCC hoist every
+    // load and constant of it and spill the sums.
+    template <int G, int NQ, int NP>
     static inline void triples(const uint8_t* blk, int g, int q0, const uint8_t* const tab[G], Acc acc[][NQ]) {
         uint8x16_t S[NQ];
         for (int q = 0; q < NQ; q++) S[q] = vld1q_u8(blk + kIdxBytes + g * kTileRows + q0 + 16 * q);
         const uint8_t* idx = blk + 4 * g * kTileRows + q0;  // pair 4g: triples 8g, 8g + 1
-#pragma GCC unroll 8
-        for (int e = 0; e < NE; e++) {
-            uint8x16_t x[NQ], m[NQ];
-            for (int q = 0; q < NQ; q++) {
-                const uint8x16_t I = vld1q_u8(idx + (e / 2) * kTileRows + 16 * q);
-                x[q] = e % 2 ? vshrq_n_u8(I, 4) : vandq_u8(I, vdupq_n_u8(0x0f));
-                m[q] = vtstq_u8(S[q], vdupq_n_u8((uint8_t)(1 << e)));
-            }
-#pragma GCC unroll 4
-            for (int t = 0; t < G; t++) {
-                const uint8_t* tj = tab[t] + (8 * g + e) * kTableBytes;
-                const uint8x16_t L = vld1q_u8(tj), H = vld1q_u8(tj + 16);
+        const uint8_t* tg[G];
+        for (int t = 0; t < G; t++) tg[t] = tab[t] + 8 * g * kTableBytes;
+#pragma GCC unroll 1
+        for (int p = 0; p < NP; p++, idx += kTileRows) {
+            uint8x16_t I[NQ];
+            for (int q = 0; q < NQ; q++) I[q] = vld1q_u8(idx + 16 * q);
+#pragma GCC unroll 2
+            for (int e = 0; e < 2; e++) {
+                uint8x16_t x[NQ], m[NQ];
                 for (int q = 0; q < NQ; q++) {
-                    const uint8x16_t lo = veorq_u8(vqtbl1q_u8(L, x[q]), m[q]);
-                    const uint8x16_t hi = veorq_u8(vqtbl1q_u8(H, x[q]), m[q]);
-                    Acc& a = acc[t][q];
-                    a.lo0 = vaddw_u8(a.lo0, vget_low_u8(lo));
-                    a.lo1 = vaddw_high_u8(a.lo1, lo);
-                    a.hi = vaddq_u8(a.hi, hi);
+                    x[q] = e ? vshrq_n_u8(I[q], 4) : vandq_u8(I[q], vdupq_n_u8(0x0f));
+                    m[q] = vtstq_u8(S[q], vdupq_n_u8((uint8_t)(1 << e)));
+                }
+#pragma GCC unroll 4
+                for (int t = 0; t < G; t++) {
+                    const uint8_t* tj = tg[t] + (2 * p + e) * kTableBytes;
+                    const uint8x16_t L = vld1q_u8(tj), H = vld1q_u8(tj + 16);
+                    for (int q = 0; q < NQ; q++) {
+                        const uint8x16_t lo = veorq_u8(vqtbl1q_u8(L, x[q]), m[q]);
+                        const uint8x16_t hi = veorq_u8(vqtbl1q_u8(H, x[q]), m[q]);
+                        Acc& a = acc[t][q];
+                        a.lo0 = vaddw_u8(a.lo0, vget_low_u8(lo));
+                        a.lo1 = vaddw_high_u8(a.lo1, lo);
+                        a.hi = vaddq_u8(a.hi, hi);
+                    }
                 }
             }
+            for (int q = 0; q < NQ; q++) S[q] = vshrq_n_u8(S[q], 2);
         }
     }
 
@@ -73,11 +82,12 @@ struct Kernel {
         vst1q_f32(facc + 4, vfmaq_f32(vld1q_f32(facc + 4), vld1q_f32(d + 4), f1));
     }
 
-    // Decode (G = 1) does the four quarters in one pass (each weight line read once, the tables
-    // once); more tokens need the registers for their sums: two quarters per pass.
+    // Quarters per pass: decode (G = 1) two, two tokens one, so that the sums (three registers
+    // per token and quarter), indices, masks and tables fit the 32 registers (GCC 12 spilled the
+    // sums with 4 quarters x 1 token or 2 x 2; counted in the disassembly, not timed).
     template <int G>
     static void block(const uint8_t* blk, const uint8_t* const tab[G], const float* d, float* facc) {
-        constexpr int NQ = G == 1 ? 4 : 2;
+        constexpr int NQ = G == 1 ? 2 : 1;
         for (int q0 = 0; q0 < kTileRows; q0 += 16 * NQ) {
             Acc acc[G][NQ];
             for (int t = 0; t < G; t++)
@@ -85,9 +95,9 @@ struct Kernel {
             for (int g = 0; g < kSignGroups - 1; g++) {
                 if (q0 == 0)  // lines 5g .. 5g+4 of the block kPrefetchBytes ahead (54 lines in all)
                     for (int i = 0; i < 5; i++) __builtin_prefetch(blk + kPrefetchBytes + (5 * g + i) * 64);
-                triples<G, NQ, 8>(blk, g, q0, tab, acc);
+                triples<G, NQ, 4>(blk, g, q0, tab, acc);
             }
-            triples<G, NQ, kTriples - 8 * (kSignGroups - 1)>(blk, kSignGroups - 1, q0, tab, acc);
+            triples<G, NQ, (kTriples - 8 * (kSignGroups - 1)) / 2>(blk, kSignGroups - 1, q0, tab, acc);
             for (int q = 0; q < NQ; q++) {
                 const int h = q0 + 16 * q;
                 // Negated triples per row: the popcount of its 11 sign bytes (<= 86).
