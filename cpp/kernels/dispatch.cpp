@@ -1,6 +1,7 @@
 // CPU feature detection and the choice of one KernelTable per process.
 // x86: cpuid + xgetbv (the OS must save the YMM / ZMM state, not only the CPU support it).
-// aarch64 Linux: getauxval(AT_HWCAP). EDGEQ_ISA=ref|avx2|avx512|neon|dotprod overrides.
+// aarch64 Linux: getauxval(AT_HWCAP / AT_HWCAP2); aarch64 macOS: sysctlbyname("hw.optional.arm.FEAT_*")
+// (untested: no macOS machine here). EDGEQ_ISA=ref|avx2|avx512|neon|dotprod|i8mm overrides.
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -17,6 +18,9 @@
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
 #define EDGEQ_ARM64_LINUX 1
+#elif defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+#define EDGEQ_ARM64_APPLE 1
 #endif
 
 namespace edgeq {
@@ -35,6 +39,15 @@ uint64_t xgetbv0() {
     uint32_t eax, edx;
     __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
     return ((uint64_t)edx << 32) | eax;
+}
+#endif
+
+#ifdef EDGEQ_ARM64_APPLE
+// A hw.optional.arm.FEAT_* flag (macOS 12+): 1 when the CPU has the feature, 0 or absent otherwise.
+bool apple_feature(const char* name) {
+    int v = 0;
+    size_t size = sizeof v;
+    return sysctlbyname(name, &v, &size, nullptr, 0) == 0 && v == 1;
 }
 #endif
 
@@ -79,8 +92,13 @@ Features detect() {
 #ifdef HWCAP2_I8MM
     f.i8mm = hw2 & HWCAP2_I8MM;
 #else
-    (void)hw2;
+    (void)hw2;  // headers older than Linux 5.10: i8mm stays undetected, the tier unused
 #endif
+#elif defined(EDGEQ_ARM64_APPLE)
+    // Apple M-series: NEON always, dot product from M1, i8mm from M2; no SVE.
+    f.neon = true;
+    f.dotprod = apple_feature("hw.optional.arm.FEAT_DotProd");
+    f.i8mm = apple_feature("hw.optional.arm.FEAT_I8MM");
 #elif defined(__aarch64__)
     f.neon = true;  // NEON is mandatory on AArch64
 #endif
@@ -101,6 +119,7 @@ bool cpu_can_run(const std::string& isa) {
     if (isa == "avx512") return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni;
     if (isa == "neon") return f.neon;
     if (isa == "dotprod") return f.neon && f.dotprod;
+    if (isa == "i8mm") return f.neon && f.dotprod && f.i8mm;
     return false;
 }
 
@@ -110,6 +129,7 @@ std::string missing_for(const std::string& isa) {
     if (isa == "avx512") return "AVX-512 F/BW/VL/DQ/VNNI with OS support for the ZMM state";
     if (isa == "neon") return "AArch64 ASIMD (HWCAP_ASIMD)";
     if (isa == "dotprod") return "the ARMv8.2 dot product extension SDOT/UDOT (HWCAP_ASIMDDP)";
+    if (isa == "i8mm") return "the dot product (HWCAP_ASIMDDP) and int8 matrix multiply SMMLA (HWCAP2_I8MM) extensions";
     return "an unknown ISA";
 }
 
@@ -124,10 +144,13 @@ KernelTable build_table(const std::string& isa) {
     if (isa == "avx512") { register_avx512(t); t.name = "avx512"; }
 #endif
 #ifdef EDGEQ_HAVE_NEON
-    if (isa == "neon" || isa == "dotprod") { register_neon(t); t.name = "neon"; }
+    if (isa == "neon" || isa == "dotprod" || isa == "i8mm") { register_neon(t); t.name = "neon"; }
 #endif
 #ifdef EDGEQ_HAVE_DOTPROD
-    if (isa == "dotprod") { register_dotprod(t); t.name = "dotprod"; }
+    if (isa == "dotprod" || isa == "i8mm") { register_dotprod(t); t.name = "dotprod"; }
+#endif
+#ifdef EDGEQ_HAVE_I8MM
+    if (isa == "i8mm") { register_i8mm(t); t.name = "i8mm"; }
 #endif
     return t;
 }
@@ -147,6 +170,9 @@ std::vector<std::string> compiled_isas() {
 #endif
 #ifdef EDGEQ_HAVE_DOTPROD
     v.push_back("dotprod");
+#endif
+#ifdef EDGEQ_HAVE_I8MM
+    v.push_back("i8mm");
 #endif
     return v;
 }

@@ -79,7 +79,7 @@ using DequantizeRowFn = void (*)(const void* w, float* y, int n);
 using QuantizeRowFn = void (*)(const float* x, void* w, int n);
 
 struct KernelTable {
-    const char* name = "ref";  // "ref", "avx2", "avx512", "neon", "dotprod"
+    const char* name = "ref";  // "ref", "avx2", "avx512", "neon", "dotprod", "i8mm"
     MatmulKernel matmul[kNumGgmlTypes];
     DequantizeRowFn dequantize_row[kNumGgmlTypes] = {};
     QuantizeRowFn quantize_row[kNumGgmlTypes] = {};  // weight quantizers (reference only: MXFP4, NVFP4)
@@ -112,6 +112,9 @@ void register_neon(KernelTable& t);
 #ifdef EDGEQ_HAVE_DOTPROD
 void register_dotprod(KernelTable& t);
 #endif
+#ifdef EDGEQ_HAVE_I8MM
+void register_i8mm(KernelTable& t);
+#endif
 
 // ---- Dispatch ---------------------------------------------------------------------------------
 // ISAs compiled into this build, in increasing order of preference.
@@ -122,7 +125,8 @@ std::vector<std::string> runnable_isas();
 const KernelTable& kernels_for(const std::string& isa);
 // The table in use: EDGEQ_ISA if set (error if unusable), else the best runnable ISA.
 const KernelTable& kernels();
-// CPU features detected (e.g. "avx2", "avx512f", "avx512vnni", "neon", "dotprod").
+// CPU features detected (e.g. "avx2", "avx512f", "avx512vnni", "neon", "dotprod", "i8mm", "sve";
+// sve is reported only: no kernel uses it).
 std::vector<std::string> cpu_features();
 std::string cpu_model_name();
 

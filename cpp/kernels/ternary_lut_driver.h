@@ -1,5 +1,5 @@
 // The ISA-neutral loop nest of the EDGEQ_TL2 matmul kernels (layout and math: ternary_lut.h),
-// shared by the AVX2 and AVX-512 files the way ternary_driver.h is: no intrinsics here, each ISA's
+// shared by the AVX2, AVX-512 and NEON files the way ternary_driver.h is: no intrinsics here, each ISA's
 // kernel class K (in that ISA's namespace, compiled with its flags) does the vector work.
 //
 //   for each chunk of tokens (their tables together fit the L2 cache)

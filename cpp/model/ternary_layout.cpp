@@ -54,8 +54,10 @@ void apply_ternary_layout(ModelWeights& w, TernaryLayout layout, const KernelTab
     if (todo.empty() || layout == TernaryLayout::Native) return;
     // A layout has SIMD kernels here if this table's matmul for it is its own, not the scalar
     // reference's. TL2D (AVX-512 VBMI) is the faster of the two where it has them, else TL2;
-    // Auto converts only to a layout with SIMD kernels (an ISA without them, e.g. NEON today,
-    // keeps its fast TQ kernels) or on the reference table itself.
+    // Auto converts only to a layout with SIMD kernels (an ISA without them keeps its fast TQ
+    // kernels) or on the reference table itself. On x86 that choice is measured
+    // (kTl2PrefillMinTokens); on ARM (the neon / dotprod / i8mm tables share the NEON TL2 kernel)
+    // it is not: they have only run under qemu, whose timings mean nothing.
     const bool ref_table = std::string(kt.name) == "ref";
     auto simd = [&](uint32_t type) { return !ref_table && kt.matmul[type].fn != kernels_for("ref").matmul[type].fn; };
     const uint32_t type = layout == TernaryLayout::TL2    ? EDGEQ_TL2

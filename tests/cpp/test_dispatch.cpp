@@ -1,6 +1,7 @@
 // ISA dispatch: which tables a CPU gets, and the errors for ISAs it cannot have.
-//   runnable ⊆ compiled, "ref" always; on AArch64 "neon" is baseline and "dotprod" is runnable
-//   exactly when the CPU reports the dot product extension (HWCAP_ASIMDDP).
+//   runnable ⊆ compiled, "ref" always; on AArch64 "neon" is baseline, "dotprod" is runnable
+//   exactly when the CPU reports the dot product extension (HWCAP_ASIMDDP), and "i8mm" exactly
+//   when it reports both dotprod and i8mm (HWCAP2_I8MM).
 //   kernels_for(an ISA not compiled / not supported) and EDGEQ_ISA naming one throw a one-line
 //   std::runtime_error that names the ISA (and, when unsupported, what it needs).
 #include <cstdlib>
@@ -61,6 +62,9 @@ int main() {
     expect(contains(compiled, "neon") && contains(runnable, "neon"), "neon is compiled and runnable on AArch64");
     expect(contains(runnable, "dotprod") == contains(features, "dotprod"),
            "dotprod runnable exactly when the CPU has the dotprod feature");
+    expect(contains(compiled, "i8mm"), "i8mm is compiled on AArch64");
+    expect(contains(runnable, "i8mm") == (contains(features, "dotprod") && contains(features, "i8mm")),
+           "i8mm runnable exactly when the CPU has the dotprod and i8mm features");
 #endif
 
     expect_error([] { kernels_for("no-such-isa"); }, {"no-such-isa", "not compiled"}, "kernels_for(no-such-isa)");

@@ -1,4 +1,4 @@
-// The AArch64 matmul kernels of the legacy block types, shared by the neon and dotprod tiers:
+// The AArch64 matmul kernels of the legacy block types, shared by the neon, dotprod and i8mm tiers:
 // Q4_0 / Q8_0 weights with Q8_0 activations, Q4_1 weights with Q8_1 activations. The int8
 // products come from the tier's Dot policy (neon/neon.h: SMULL/SMLAL/SADALP; dotprod/dotprod.h:
 // SDOT); the loop nest is the ISA-neutral kernels/tile_driver.h.
@@ -114,8 +114,10 @@ struct LegacyTile {
 // Not tuned on hardware (measured under emulation only).
 constexpr int kRows = 2, kToks = 4, kGemvRows = 4;
 
-// Y (n_tok, n_out) = X (n_tok, n_in) @ W (n_out, n_in)^T for rows [row0, row1).
-template <class F, class D>
+// Y (n_tok, n_out) = X (n_tok, n_in) @ W (n_out, n_in)^T for rows [row0, row1). Decode (one
+// token) runs LegacyTile<F, D>; prompts run Gemm (a tile class of tiles::for_each_tile taking the
+// same TileArgs) in GemmRows x GemmToks tiles: LegacyTile by default, the i8mm tier its SMMLA tile.
+template <class F, class D, class Gemm = LegacyTile<F, D>, int GemmRows = kRows, int GemmToks = kToks>
 void matmul_legacy(const void* W, size_t w_row_bytes, const void* X, size_t x_row_bytes, float* Y, size_t ldy,
                    int n_in, int n_tok, int row0, int row1) {
     using XB = typename F::XB;
@@ -133,9 +135,8 @@ void matmul_legacy(const void* W, size_t w_row_bytes, const void* X, size_t x_ro
     TileArgs a{(const uint8_t*)W, w_row_bytes, (const uint8_t*)X, x_row_bytes, Y, ldy, n_in};
     a.xd = xd.data();
     a.xs = xs.data();
-    using K = LegacyTile<F, D>;
-    if (n_tok == 1) tiles::for_each_tile<K, kGemvRows, 1>(a, 1, row0, row1);
-    else tiles::for_each_tile<K, kRows, kToks>(a, n_tok, row0, row1);
+    if (n_tok == 1) tiles::for_each_tile<LegacyTile<F, D>, kGemvRows, 1>(a, 1, row0, row1);
+    else tiles::for_each_tile<Gemm, GemmRows, GemmToks>(a, n_tok, row0, row1);
 }
 
 // The matmul entries of one tier.

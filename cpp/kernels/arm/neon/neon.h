@@ -11,6 +11,7 @@ void register_float(KernelTable& t);
 void register_legacy(KernelTable& t);
 void register_kquants(KernelTable& t);
 void register_ternary(KernelTable& t);
+void register_ternary_lut(KernelTable& t);  // EDGEQ_TL2 matmul, ACT_I8_LUT3 quantizer
 void register_binary(KernelTable& t);   // Q1_0 matmul
 
 // The int8 dot product primitives the shared ARM kernels (kernels/arm/*_tiles.h) are written

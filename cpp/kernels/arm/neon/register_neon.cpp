@@ -6,6 +6,7 @@ void register_neon(KernelTable& t) {
     neon::register_legacy(t);
     neon::register_kquants(t);
     neon::register_ternary(t);
+    neon::register_ternary_lut(t);
     neon::register_binary(t);
 }
 }  // namespace edgeq
