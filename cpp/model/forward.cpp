@@ -1,6 +1,3 @@
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 // The forward pass of a llama-style decoder over a batch of n tokens, read top to bottom like
 // llama2.c's forward(). Shapes: D = n_embd, Q = n_head * head_dim, KV = n_head_kv * head_dim,
 // F = n_ff, V = n_vocab; activations are row-major (token, feature).
@@ -83,11 +80,7 @@ void Model::set_input(const float* x, int n_tok, int dim) {
     std::fill(std::begin(in_.ready), std::end(in_.ready), false);
 }
 
-struct ProfAcc { double t[8] = {}; long n[8] = {}; ~ProfAcc() { if (getenv("EDGEQ_PROF")) for (int i = 0; i < 8; i++) if (n[i]) fprintf(stderr, "prof %d: %.3f ms total, %ld calls, %.1f us/call\n", i, t[i]*1e3, n[i], t[i]*1e6/n[i]); } };
-static ProfAcc g_prof;
-struct ProfScope { int k; std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now(); ~ProfScope() { g_prof.t[k] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); g_prof.n[k]++; } };
 void Model::matmuls(std::initializer_list<MatmulOut> outs) {
-    ProfScope ps{outs.begin()->w == &w_.output ? 1 : (outs.begin()->w->type == GGML_F16 ? 2 : 0)};
     struct Part {
         const Matrix* w;
         Matrix::Form form;  // the stored form this batch multiplies with
@@ -157,7 +150,6 @@ void Model::matmuls(std::initializer_list<MatmulOut> outs) {
 // Causal grouped-query attention of the batch's n queries (q_, rope applied) against the
 // cache positions [0, pos] of each query; output att_ (n, Q). One task per (token, head).
 void Model::attention(int layer, int n) {
-    ProfScope ps{3};
     const int hd = cfg_.head_dim, n_head = cfg_.n_head, Q = cfg_.q_dim();
     const int group = cfg_.n_head / cfg_.n_head_kv;  // query heads per kv head
     const int pos0 = cache_.n_past(), n_ctx = cache_.n_ctx();
@@ -177,7 +169,6 @@ void Model::attention(int layer, int n) {
 }
 
 void Model::forward_batch(const int32_t* tokens, int n, float* logits, bool all_logits) {
-    ProfScope ps{4};
     const ModelConfig& c = cfg_;
     const int D = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), F = c.n_ff, R = c.rope_dim;
     const int pos0 = cache_.n_past();
