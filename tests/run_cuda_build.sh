@@ -32,10 +32,10 @@ cmake --build "$BUILD" -j "$JOBS" --target test_cuda_host _core
 built=$(date +%s)
 "$BUILD/test_cuda_host"
 
-# The Python package next to this build's module (python/edgeq's own module is the CPU build's).
-cp "$ROOT"/python/edgeq/*.py "$BUILD/py/edgeq/"
-[ -f "$ROOT/python/edgeq/py.typed" ] && cp "$ROOT/python/edgeq/py.typed" "$BUILD/py/edgeq/"
-(cd "$ROOT/tests/python" && PYTHONPATH="$BUILD/py" "$PY" -m pytest -q test_cuda.py)
+# The Python package (subpackages included) next to this build's module; python/edgeq's own
+# _core is the CPU build's and stays out.
+tar -C "$ROOT/python" --exclude='_core*' --exclude=__pycache__ -cf - edgeq | tar -C "$BUILD/py" -xf -
+(cd "$ROOT/tests/python" && PYTHONPATH="$BUILD/py" "$PY" -m pytest -q test_cuda.py test_cuda_forward.py)
 
 end=$(date +%s)
 echo "CUDA build (archs $ARCHS, -j$JOBS): configure + compile $((built - start)) s, tests $((end - built)) s"

@@ -23,6 +23,7 @@
 #define gpuMemcpyDeviceToHost hipMemcpyDeviceToHost
 #define gpuMemcpyDeviceToDevice hipMemcpyDeviceToDevice
 #define gpuMemset hipMemset
+#define gpuMemGetInfo hipMemGetInfo
 #define gpuDeviceSynchronize hipDeviceSynchronize
 #define gpuEvent_t hipEvent_t
 #define gpuEventCreate hipEventCreate
@@ -35,6 +36,7 @@
 #define gpuRuntimeGetVersion hipRuntimeGetVersion
 #define gpuDriverGetVersion hipDriverGetVersion
 typedef __hip_bfloat16 gpu_bf16;
+typedef __half gpu_half;
 #else
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -54,6 +56,7 @@ typedef __hip_bfloat16 gpu_bf16;
 #define gpuMemcpyDeviceToHost cudaMemcpyDeviceToHost
 #define gpuMemcpyDeviceToDevice cudaMemcpyDeviceToDevice
 #define gpuMemset cudaMemset
+#define gpuMemGetInfo cudaMemGetInfo
 #define gpuDeviceSynchronize cudaDeviceSynchronize
 #define gpuEvent_t cudaEvent_t
 #define gpuEventCreate cudaEventCreate
@@ -66,6 +69,7 @@ typedef __hip_bfloat16 gpu_bf16;
 #define gpuRuntimeGetVersion cudaRuntimeGetVersion
 #define gpuDriverGetVersion cudaDriverGetVersion
 typedef __nv_bfloat16 gpu_bf16;
+typedef __half gpu_half;
 #endif
 
 // Lanes per warp the kernels are written for, the same on host (launch sizes) and device: 32 on
