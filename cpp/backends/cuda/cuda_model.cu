@@ -73,6 +73,7 @@ struct CudaModel::Impl {
                                      mib(free_bytes) + " of " + mib(total_bytes) + " are free (try a smaller n_ctx)");
         upload(w, kt);
         summary = dev.status + "; " + plan.summary();
+        for (gpu::MatrixPlan& p : plan.matrices) p.m = nullptr;  // the host weights go away with w
     }
 
     DeviceWeight upload_matrix(const gpu::MatrixPlan& p, const KernelTable& kt) {

@@ -4,6 +4,11 @@
 // rocWMMA; the Blackwell block-scaled FP4 MMA is CUDA-only). Untested on ROCm: see README.
 #pragma once
 
+// hipcc for AMD GPUs defines __HIP_PLATFORM_AMD__: the HIP mapping then needs no extra flag.
+#if defined(__HIP_PLATFORM_AMD__) && !defined(EDGEQ_HIP)
+#define EDGEQ_HIP 1
+#endif
+
 #if defined(EDGEQ_HIP)
 #include <hip/hip_bf16.h>
 #include <hip/hip_fp16.h>
