@@ -7,8 +7,11 @@ Tolerances, relative to the largest |logit| of the oracle (S):
   * FP4 matrices, prefill (more than 8 tokens: the WMMA path rounds activations to bf16, 2^-9
     relative each): 3e-2 S;
   * other types (F16 copies: weights rounded to half, 2^-12 relative; float math): 2e-3 S;
-  * GPU vs CPU (the CPU kernels quantize activations to 8 bits, ~1% apart): 5e-2 S, and the same
-    greedy token at every step whose top-2 margin on the CPU exceeds twice that bound.
+  * GPU vs CPU: the CPU kernels quantize activations to 8 bits, which puts the CPU up to ~6e-2 S
+    from the oracle on these tiny models (measured: MXFP4 2.0e-2, NVFP4 with scales 6.3e-2, Q8_0
+    2.2e-2), so |GPU - CPU| <= |CPU - oracle| + the GPU's own bound (triangle inequality);
+  * greedy tokens: the GPU's choice equals the oracle's wherever the oracle's top-2 margin exceeds
+    twice the GPU bound, and the CPU's wherever the CPU's margin exceeds twice the GPU-CPU bound.
 """
 import os
 
@@ -31,7 +34,7 @@ CASES = {
     "MXFP4": (T.MXFP4, {}, 1e-3, 3e-2),
     "NVFP4-scales": (T.NVFP4, {"scales": True}, 1e-3, 3e-2),
     "Q8_0": (T.Q8_0, {}, 2e-3, 2e-3),
-    "Q4_K-tied": (T.Q4_K, {"tied": True, "n_embd": 256, "n_ff": 256}, 2e-3, 2e-3),
+    "Q4_0-tied": (T.Q4_0, {"tied": True}, 2e-3, 2e-3),
     "F16": (T.F16, {}, 2e-3, 2e-3),
 }
 
@@ -62,33 +65,39 @@ def test_gpu_forward_vs_float64_and_cpu(tmp_path, name):
     assert gpu.n_past == len(toks)
     assert np.abs(decode - want).max() <= decode_tol * S
 
+    assert_same_choices(decode, want, 2 * decode_tol * S)
     ref_cpu = cpu.eval(toks, all_logits=True)
-    assert np.abs(ref_cpu - decode).max() <= 5e-2 * S
-    # Teacher-forced greedy: wherever the CPU's choice is decisive, the GPU makes the same one.
-    top2 = np.sort(ref_cpu, axis=-1)[:, -2:]
-    decisive = (top2[:, 1] - top2[:, 0]) > 2 * 5e-2 * S
-    assert decisive.sum() >= len(toks) // 4, "too few decisive steps to compare"
-    assert np.array_equal(ref_cpu.argmax(-1)[decisive], decode.argmax(-1)[decisive])
+    cpu_bound = np.abs(ref_cpu - want).max() + decode_tol * S
+    assert np.abs(ref_cpu - decode).max() <= cpu_bound
+    assert_same_choices(decode, ref_cpu, 2 * cpu_bound)
 
 
-def test_gpu_greedy_generation_matches_cpu(tmp_path):
-    """16 greedy steps, each model feeding its own choice back: identical while every CPU step is
-    decisive (the first undecided step ends the comparison)."""
+def assert_same_choices(got, want, margin, min_compared=1):
+    """Greedy (argmax) choices of got equal want's at every row whose top-2 margin in want exceeds
+    `margin` (there, no error within margin / 2 can flip the choice); returns the rows compared."""
+    top2 = np.sort(want, axis=-1)[..., -2:]
+    decisive = (top2[..., 1] - top2[..., 0]) > margin
+    assert decisive.sum() >= min_compared, "no decisive step to compare"
+    assert np.array_equal(np.argmax(got, -1)[decisive], np.argmax(want, -1)[decisive])
+    return int(decisive.sum())
+
+
+def test_gpu_greedy_generation(tmp_path):
+    """16 greedy steps on the GPU, each feeding its own choice back (decode: GEMV + the device KV
+    cache): every choice equals the float64 oracle's on the same sequence where the oracle is
+    decisive at the GPU's bound, and most steps are."""
     path = tiny(tmp_path, "MXFP4")
-    cpu, gpu = load_model(path, n_threads=2), load_model(path, device="cuda")
-    prompt = [1, 5, 9, 17]
-    lc, lg = cpu.eval(prompt)[0], gpu.eval(prompt)[0]
-    S = np.abs(lc).max()
-    compared = 0
+    gpu = load_model(path, device="cuda")
+    ref = RefLlama(gpu.gguf, gpu.config)
+    seq = [1, 5, 9, 17]
+    logits = [gpu.eval(seq)[0]]
     for _ in range(16):
-        top2 = np.sort(lc)[-2:]
-        if top2[1] - top2[0] <= 2 * 5e-2 * S:
-            break
-        assert int(lg.argmax()) == int(lc.argmax())
-        t = int(lc.argmax())
-        lc, lg = cpu.eval([t])[0], gpu.eval([t])[0]
-        compared += 1
-    assert compared >= 2
+        seq.append(int(logits[-1].argmax()))
+        logits.append(gpu.eval([seq[-1]])[0])
+    want = ref.forward(np.array(seq))[3:]  # the oracle's logits after each prefix
+    S = np.abs(want).max()
+    assert np.abs(np.array(logits) - want).max() <= 1e-3 * S
+    assert assert_same_choices(np.array(logits), want, 2e-3 * S) >= 12
 
 
 def test_gpu_cache_truncate_and_limits(tmp_path):
@@ -101,12 +110,12 @@ def test_gpu_cache_truncate_and_limits(tmp_path):
     b.eval(toks[:10])
     b.truncate(5)  # rewinding keeps the first five positions: the same kernels give the same bits
     assert np.array_equal(b.eval(toks[5:10], all_logits=True), want)
-    with pytest.raises(Exception, match="context is full"):
+    with pytest.raises(ValueError, match="context is full"):
         b.eval(list(range(7)))
     assert b.n_past == 10  # a refused eval leaves the cache alone
     with pytest.raises(ValueError, match="out of range"):
         b.eval([0, 80])
-    with pytest.raises(ValueError, match="must be in"):
+    with pytest.raises(IndexError, match="must be in"):
         b.truncate(11)
 
 
