@@ -5,8 +5,8 @@
 # (tests/python/test_cuda.py: the 'CUDA not available: <reason>' errors). The default build
 # (EDGEQ_CUDA=OFF, build/, python/edgeq/_core*.so) is not touched.
 #
-#   tests/run_cuda_build.sh                 # CI: sm_80 only (fast)
-#   EDGEQ_CUDA_ARCHS="80;120a" tests/run_cuda_build.sh   # also compile the native FP4 MMA
+#   tests/run_cuda_build.sh                       # every shipped arch: 80, 90, 100a, 120a
+#   EDGEQ_CUDA_ARCHS=80 tests/run_cuda_build.sh   # one arch, for a quick iteration
 #
 # Skips (exit 0) with a message when nvcc is absent. Env: CUDACXX / NVCC (compiler),
 # EDGEQ_CUDA_BUILD_DIR (default build-cuda), EDGEQ_CUDA_ARCHS, JOBS (default 2), PYTHON.
@@ -18,7 +18,7 @@ if [ ! -x "$NVCC" ]; then
     exit 0
 fi
 BUILD=${EDGEQ_CUDA_BUILD_DIR:-$ROOT/build-cuda}
-ARCHS=${EDGEQ_CUDA_ARCHS:-80}
+ARCHS=${EDGEQ_CUDA_ARCHS:-80;90;100a;120a}
 JOBS=${JOBS:-2}
 PY=${PYTHON:-python3}
 start=$(date +%s)
@@ -32,10 +32,10 @@ cmake --build "$BUILD" -j "$JOBS" --target test_cuda_host _core
 built=$(date +%s)
 "$BUILD/test_cuda_host"
 
-# The Python package next to this build's module (python/edgeq's own module is the CPU build's).
-cp "$ROOT"/python/edgeq/*.py "$BUILD/py/edgeq/"
-[ -f "$ROOT/python/edgeq/py.typed" ] && cp "$ROOT/python/edgeq/py.typed" "$BUILD/py/edgeq/"
-(cd "$ROOT/tests/python" && PYTHONPATH="$BUILD/py" "$PY" -m pytest -q test_cuda.py)
+# The Python package (subpackages included) next to this build's module; python/edgeq's own
+# _core is the CPU build's and stays out.
+tar -C "$ROOT/python" --exclude='_core*' --exclude=__pycache__ -cf - edgeq | tar -C "$BUILD/py" -xf -
+(cd "$ROOT/tests/python" && PYTHONPATH="$BUILD/py" "$PY" -m pytest -q test_cuda.py test_cuda_forward.py)
 
 end=$(date +%s)
 echo "CUDA build (archs $ARCHS, -j$JOBS): configure + compile $((built - start)) s, tests $((end - built)) s"

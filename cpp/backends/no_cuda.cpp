@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "backends/backend.h"
+#include "backends/gpu_model.h"
 
 namespace edgeq {
 
@@ -18,5 +19,18 @@ std::vector<float> cuda_matmul(uint32_t, const uint8_t*, size_t, int, int, const
 CudaBenchResult cuda_benchmark(uint32_t, const uint8_t*, size_t, int, int, int, const std::string&, int) {
     unavailable();
 }
+
+// Never constructed: the constructor throws, so the other members are never called.
+struct CudaModel::Impl {};
+CudaModel::CudaModel(ModelConfig, const TensorMap&, int) { unavailable(); }
+CudaModel::~CudaModel() = default;
+void CudaModel::eval(const int32_t*, int, bool, float*) { unavailable(); }
+int CudaModel::n_past() const { unavailable(); }
+int CudaModel::n_ctx() const { unavailable(); }
+void CudaModel::truncate(int) { unavailable(); }
+void CudaModel::reset() { unavailable(); }
+const ModelConfig& CudaModel::config() const { unavailable(); }
+bool CudaModel::tied_output() const { unavailable(); }
+std::string CudaModel::summary() const { unavailable(); }
 
 }  // namespace edgeq

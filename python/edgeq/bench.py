@@ -222,7 +222,7 @@ def header_lines(command: str, energy: Optional[Probe] = None) -> List[str]:
 
 def make_record(info: ModelInfo, isa: str, n_threads: int, test: Test, test_time: str,
                 samples_ns: List[int], energy: Optional[dict] = None,
-                ternary_layout: str = "none") -> dict:
+                ternary_layout: str = "none", device: str = "cpu") -> dict:
     samples_ts = [test.n_tokens * 1e9 / ns for ns in samples_ns]
     avg_ts = statistics.fmean(samples_ts)
     gbps = info.bytes_per_token * avg_ts / 1e9 if test.n_gen else None
@@ -230,7 +230,7 @@ def make_record(info: ModelInfo, isa: str, n_threads: int, test: Test, test_time
         "edgeq_version": __version__,
         "cpu_info": _core.cpu_model_name(),
         "cpu_features": " ".join(_core.cpu_features()),
-        "backends": "CPU",
+        "backends": "CUDA" if device == "cuda" else "CPU",
         "isa": isa,
         "ternary_layout": ternary_layout,
         "model_filename": info.path,
@@ -322,6 +322,7 @@ class BenchConfig:
     ternary_layouts: List[str] = field(default_factory=list)  # empty: "auto"
     warmup: bool = True
     energy: Optional[Probe] = None  # --energy: the probed meter (its source may be None)
+    device: str = "cpu"  # --device: "cuda" runs the forward pass on the GPU
 
 
 def run_bench(cfg: BenchConfig, on_record: Callable[[dict], None] = lambda r: None) -> List[dict]:
@@ -340,7 +341,7 @@ def run_bench(cfg: BenchConfig, on_record: Callable[[dict], None] = lambda r: No
             for layout in layouts:
                 for n_threads in threads:
                     model = load_model(path, n_ctx=n_ctx, n_threads=n_threads, isa=isa,
-                                       ternary_layout=layout)
+                                       ternary_layout=layout, device=cfg.device)
                     try:
                         info = model_info(model.gguf)
                         for test in tests:
@@ -349,7 +350,7 @@ def run_bench(cfg: BenchConfig, on_record: Callable[[dict], None] = lambda r: No
                             samples, energy = measure(model, test, cfg.reps, warmup=cfg.warmup,
                                                       energy=cfg.energy)
                             rec = make_record(info, model.isa, model.n_threads, test, test_time,
-                                              samples, energy, model.ternary_layout)
+                                              samples, energy, model.ternary_layout, model.device)
                             records.append(rec)
                             on_record(rec)
                     finally:
@@ -369,6 +370,8 @@ def command_line(cfg: BenchConfig, output: str = "md") -> str:
         parts += ["--isa", join(cfg.isas)]
     if cfg.ternary_layouts:
         parts += ["--ternary-layout", join(cfg.ternary_layouts)]
+    if cfg.device != "cpu":
+        parts += ["--device", cfg.device]
     if output != "md":
         parts += ["-o", output]
     if not cfg.warmup:
@@ -485,7 +488,7 @@ def cmd_bench(args) -> int:
     cfg = BenchConfig(models=models, prompts=args.prompts, gens=args.gens,
                       reps=args.reps, threads=args.threads, isas=args.isas,
                       ternary_layouts=args.ternary_layouts,
-                      warmup=not args.no_warmup, energy=energy)
+                      warmup=not args.no_warmup, energy=energy, device=args.device)
     command = command_line(cfg, args.output)
     out = sys.stdout
     if args.output == "md":

@@ -264,7 +264,7 @@ def cmd_run(args) -> int:
 
     model = load_model(str(path), n_ctx=args.ctx_size, n_threads=args.threads,
                        progress=None,  # a bar on a terminal, for a load that takes a while
-                       ternary_layout=args.ternary_layout)
+                       ternary_layout=args.ternary_layout, device=args.device)
     if model.ternary_note:  # auto kept the ternary matrices native: say why
         sys.stderr.write(f"edgeq: note: ternary matrices kept native: {model.ternary_note}\n")
     sampler = Sampler(params, n_ctx=model.n_ctx)

@@ -1,8 +1,9 @@
-"""The compute device of `run` / `bench` (--device): cpu (default) or cuda.
+"""The compute device of `run` / `bench` / `load_model` (--device): cpu (default) or cuda.
 
-The CUDA backend is optional (built with EDGEQ_CUDA=ON) and today runs single FP4 matmuls
-(_core.cuda_matmul); the whole forward pass runs on the CPU. Asking for cuda says which of the
-two is missing, in one line.
+The CUDA backend is optional (built with EDGEQ_CUDA=ON): with it, device="cuda" runs the whole
+forward pass on the GPU (MXFP4 / NVFP4 matrices in their 4-bit form, other types as F16 copies;
+see cpp/backends/gpu_model.h). Without it, or without a usable GPU, asking for cuda fails with
+one line 'CUDA not available: <reason>'.
 """
 from __future__ import annotations
 
@@ -33,5 +34,3 @@ def check_device(name: str) -> None:
     reason = cuda_unavailable_reason()
     if reason:
         raise DeviceError(reason)
-    raise DeviceError("the CUDA forward pass is not implemented yet: this build runs single FP4 matmuls "
-                      "on the GPU (edgeq._core.cuda_matmul); use --device cpu")

@@ -16,6 +16,7 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from . import _core
+from .device import DeviceError, check_device
 from .gguf import GGUFError, GGUFFile, open_gguf
 
 # Architectures this forward pass runs: how each differs from llama, as _core.Model config flags
@@ -126,7 +127,7 @@ class Model:
     """A loaded model: the open GGUF file, its config, and the C++ model with its KV cache."""
 
     def __init__(self, gguf: GGUFFile, n_ctx: Optional[int] = None, n_threads: Optional[int] = None,
-                 isa: str = "", ternary_layout: str = "auto"):
+                 isa: str = "", ternary_layout: str = "auto", device: str = "cpu"):
         self.gguf = gguf
         self.path = gguf.path
         self.config = read_config(gguf)
@@ -141,11 +142,17 @@ class Model:
             raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
         if ternary_layout not in TERNARY_LAYOUTS:
             raise ValueError(f"ternary_layout must be one of {', '.join(TERNARY_LAYOUTS)}, got {ternary_layout!r}")
+        check_device(device)  # DeviceError (one line) before the weights are read
         tensors = {t.name: (t.type, t.shape, gguf.tensor_bytes(t.name)) for t in gguf}
         try:
-            self._core = _core.Model(self.config, tensors, int(n_ctx), int(n_threads), isa, ternary_layout)
+            self._core = _core.Model(self.config, tensors, int(n_ctx), int(n_threads), isa, ternary_layout,
+                                     device)
         except ValueError as e:
             raise GGUFError(f"{self.path}: {e}") from None
+        except RuntimeError as e:  # the GPU: out of memory, a CUDA error
+            if device != "cuda":
+                raise
+            raise DeviceError(f"{self.path}: {e}") from None
         self._tokenizer = None
 
     # ---- properties ------------------------------------------------------------------------
@@ -175,7 +182,18 @@ class Model:
 
     @property
     def isa(self) -> str:
+        """The CPU kernel table ("avx2", ...), or "cuda" when the forward pass runs on the GPU."""
         return self._core.isa
+
+    @property
+    def device(self) -> str:
+        """"cpu" or "cuda"."""
+        return self._core.device
+
+    @property
+    def device_info(self) -> str:
+        """On the GPU: the device and what the model holds there, one line; "" on the CPU."""
+        return self._core.device_info
 
     @property
     def ternary_layout(self) -> str:
@@ -232,17 +250,22 @@ class Model:
         c = self.config
         return (f"Model({os.path.basename(self.path)!r}, arch={self.arch}, n_layer={c['n_layer']}, "
                 f"n_embd={c['n_embd']}, n_vocab={self.n_vocab}, n_ctx={self.n_ctx}, "
-                f"n_threads={self.n_threads}, isa={self.isa}, ternary_layout={self.ternary_layout})")
+                f"n_threads={self.n_threads}, isa={self.isa}, ternary_layout={self.ternary_layout}, "
+                f"device={self.device})")
 
 
 def load_model(path: "str | os.PathLike[str]", n_ctx: Optional[int] = None,
                n_threads: Optional[int] = None, isa: str = "",
-               progress: Optional[str] = "off", ternary_layout: str = "auto") -> Model:
+               progress: Optional[str] = "off", ternary_layout: str = "auto",
+               device: str = "cpu") -> Model:
     """Open a GGUF file and build its model. Errors name the file (GGUFError, a ValueError).
     isa picks a kernel table other than the dispatched one ("ref", "avx2", ...): for tests.
     progress: "off" (default), "bar", "json" or None (a bar when stderr is a terminal): read
     the weights into memory first, showing progress once that takes more than half a second.
-    ternary_layout: "auto" | "native" | "tl" | "tl2" | "tl2d", see TERNARY_LAYOUTS."""
+    ternary_layout: "auto" | "native" | "tl" | "tl2" | "tl2d", see TERNARY_LAYOUTS.
+    device: "cpu" or "cuda" (the whole forward pass on the GPU; DeviceError, one line, when this
+    build or machine cannot: see device.py)."""
+    check_device(device)  # before opening the file: the device error is the one to report
     g = open_gguf(path)
     try:
         if progress != "off":
@@ -253,7 +276,8 @@ def load_model(path: "str | os.PathLike[str]", n_ctx: Optional[int] = None,
                           delay=0.5) as bar:
                 if bar.mode != "off":
                     g.prefetch(bar.advance)
-        return Model(g, n_ctx=n_ctx, n_threads=n_threads, isa=isa, ternary_layout=ternary_layout)
+        return Model(g, n_ctx=n_ctx, n_threads=n_threads, isa=isa, ternary_layout=ternary_layout,
+                     device=device)
     except BaseException:
         g.close()
         raise

@@ -39,14 +39,58 @@ def test_unavailable_is_one_clear_line():
 
 @pytest.mark.parametrize("command", ["run", "bench"])
 def test_cli_device_cuda(tmp_path, capsys, command):
+    """Without a usable device: exit 1 and one line 'CUDA not available: <reason>' (the CLI's
+    convention for a runtime failure; argparse usage errors are 2). With one: it runs."""
     path = tmp_path / "tiny.gguf"
     write_tiny_llama(path, T.MXFP4)
+    if AVAILABLE and command == "run":  # the tiny model has no tokenizer: run a real one
+        path = os.environ.get("EDGEQ_SMOLLM2", "")
+        if not os.path.exists(path):
+            pytest.skip("run --device cuda needs a model with a tokenizer: set EDGEQ_SMOLLM2")
     argv = ["run", str(path), "-p", "hi", "-n", "1"] if command == "run" else ["bench", str(path), "-p", "8", "-n", "0", "-r", "1"]
-    assert main(argv + ["--device", "cuda"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
-    want = "CUDA not available: " if not AVAILABLE else "the CUDA forward pass is not implemented yet"
-    assert want in err
+    code = main(argv + ["--device", "cuda"])
+    out, err = capsys.readouterr()
+    if AVAILABLE:
+        assert code == 0, err
+        if command == "bench":
+            assert "CUDA" in out and "cuda" in out
+    else:
+        assert code == 1
+        assert len(err.strip().splitlines()) == 1
+        assert "edgeq: error: CUDA not available: " in err
+
+
+def test_cli_unknown_device_is_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["run", "x.gguf", "-p", "hi", "--device", "tpu"])
+    assert e.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+@needs_no_gpu
+def test_device_cuda_unavailable_everywhere(tmp_path):
+    """load_model, edgeq.Model and _core.Model refuse device="cuda" with the one-line reason;
+    the device check runs before the file is even opened (a missing file still says CUDA)."""
+    import edgeq
+    from edgeq.device import DeviceError
+    from edgeq.model import load_model
+
+    path = tmp_path / "tiny.gguf"
+    write_tiny_llama(path, T.NVFP4, n_ff=128)
+    for load in (lambda: load_model(path, device="cuda"), lambda: edgeq.Model(str(path), device="cuda"),
+                 lambda: load_model(tmp_path / "missing.gguf", device="cuda")):
+        with pytest.raises(DeviceError, match=r"^CUDA not available: \S") as e:
+            load()
+        assert "\n" not in str(e.value)
+    m = load_model(path)  # the CPU model of the same file
+    tensors = {t.name: (t.type, t.shape, m.gguf.tensor_bytes(t.name)) for t in m.gguf}
+    with pytest.raises(RuntimeError, match=r"^CUDA not available: "):
+        _core.Model(m.config, tensors, 16, 1, "", "auto", "cuda")
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        _core.Model(m.config, tensors, 16, 1, "", "auto", "tpu")
+    with pytest.raises(DeviceError, match="unknown device 'tpu'"):
+        load_model(path, device="tpu")
+    assert m.device == "cpu" and m.device_info == ""
 
 
 def quantized(rng, qtype, n_out, n_in):

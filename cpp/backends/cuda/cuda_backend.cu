@@ -12,17 +12,13 @@
 #include "backends/cuda/fp4_kernels.h"
 #include "backends/cuda/fp4_layout.h"
 #include "backends/cuda/gpu_compat.h"
+#include "backends/cuda/gpu_runtime.h"
 
 namespace edgeq {
 
-namespace {
+namespace gpu {
 
-struct Probe {
-    bool ok = false;
-    std::string status;
-    int cc_major = 0, cc_minor = 0;
-    bool fp4mma = false;
-};
+namespace {
 
 std::string version_str(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
 
@@ -63,46 +59,44 @@ Probe probe_device() {
     return p;
 }
 
+}  // namespace
+
 const Probe& probe() {
     static const Probe p = probe_device();
     return p;
 }
 
-[[noreturn]] void unavailable() { throw std::runtime_error(probe().status); }
+void unavailable() { throw std::runtime_error(probe().status); }
 
 void check(gpuError_t e, const char* what) {
     if (e != gpuSuccess) throw std::runtime_error(std::string("CUDA error in ") + what + ": " + gpuGetErrorString(e));
 }
 
-// Device memory freed at scope exit.
-struct DeviceBuffer {
-    void* p = nullptr;
-    explicit DeviceBuffer(size_t n) { check(gpuMalloc(&p, n ? n : 1), "cudaMalloc"); }
-    ~DeviceBuffer() { gpuFree(p); }
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-    template <class T> T* as() const { return static_cast<T*>(p); }
-};
-
-// An uploaded FP4 matrix.
-struct DeviceMatrix {
-    gpu::Fp4Layout host;
-    DeviceBuffer codes, scales;
-    gpu::DeviceFp4 view;
-    DeviceMatrix(uint32_t type, const uint8_t* w, size_t w_bytes, int n_out, int n_in)
-        : host(gpu::fp4_layout_from_gguf(type, w, w_bytes, n_out, n_in)),
-          codes(host.codes.size()),
-          scales(host.scales.size()) {
-        check(gpuMemcpy(codes.p, host.codes.data(), host.codes.size(), gpuMemcpyHostToDevice), "upload codes");
-        check(gpuMemcpy(scales.p, host.scales.data(), host.scales.size(), gpuMemcpyHostToDevice), "upload scales");
-        view = {type, n_out, n_in, host.group, codes.as<uint8_t>(), scales.as<uint8_t>()};
-    }
-};
-
-bool allow_fp4_activations() {
+MatmulPath resolve_path(MatmulPath requested, int n_tok) {
+#if defined(EDGEQ_HIP)  // only gemv is ported (see README)
+    if (requested == MatmulPath::Auto) return MatmulPath::Gemv;
+#endif
     const char* v = std::getenv("EDGEQ_CUDA_FP4_ACT");
-    return v && std::strcmp(v, "1") == 0;
+    const bool allow_fp4_act = v && std::strcmp(v, "1") == 0;
+    return choose_path(requested, n_tok, probe().cc_major, probe().cc_minor, probe().fp4mma, allow_fp4_act);
 }
+
+DeviceFp4Matrix::DeviceFp4Matrix(uint32_t type, const uint8_t* w, size_t w_bytes, int n_out, int n_in) {
+    const Fp4Layout host = fp4_layout_from_gguf(type, w, w_bytes, n_out, n_in);
+    codes = DeviceBuffer::upload(host.codes.data(), host.codes.size(), "upload FP4 codes");
+    scales = DeviceBuffer::upload(host.scales.data(), host.scales.size(), "upload FP4 scales");
+    view = {type, n_out, n_in, host.group, codes.as<uint8_t>(), scales.as<uint8_t>()};
+}
+
+}  // namespace gpu
+
+namespace {
+
+using gpu::check;
+using gpu::DeviceBuffer;
+using DeviceMatrix = gpu::DeviceFp4Matrix;
+using gpu::probe;
+using gpu::unavailable;
 
 // Runs one path; scratch is allocated here for fp4mma.
 struct Runner {
@@ -112,21 +106,11 @@ struct Runner {
     DeviceBuffer scratch;
     Runner(const gpu::DeviceFp4& w, gpu::MatmulPath p, int nt)
         : W(w), path(p), n_tok(nt), scratch(p == gpu::MatmulPath::Fp4Mma ? gpu::fp4mma_scratch_bytes(w, nt) : 1) {}
-    void run(const float* X, float* Y) {
-        switch (path) {
-            case gpu::MatmulPath::Wmma: gpu::launch_wmma(W, X, Y, n_tok); break;
-            case gpu::MatmulPath::Fp4Mma: gpu::launch_fp4mma(W, X, Y, n_tok, scratch.as<uint8_t>()); break;
-            default: gpu::launch_gemv(W, X, Y, n_tok); break;
-        }
-    }
+    void run(const float* X, float* Y) { gpu::launch_path(path, W, X, Y, n_tok, scratch.as<uint8_t>()); }
 };
 
 gpu::MatmulPath resolve(const std::string& path, int n_tok) {
-#if defined(EDGEQ_HIP)  // only gemv is ported (see README)
-    if (gpu::parse_path(path) == gpu::MatmulPath::Auto) return gpu::MatmulPath::Gemv;
-#endif
-    return gpu::choose_path(gpu::parse_path(path), n_tok, probe().cc_major, probe().cc_minor, probe().fp4mma,
-                            allow_fp4_activations());
+    return gpu::resolve_path(gpu::parse_path(path), n_tok);
 }
 
 }  // namespace

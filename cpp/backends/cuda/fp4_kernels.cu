@@ -6,6 +6,8 @@
 
 #include "backends/cuda/fp4_decode.h"
 #include "backends/cuda/gpu_compat.h"
+#include "backends/cuda/gpu_runtime.h"
+#include "backends/cuda/warp_reduce.cuh"
 #include "edgeq/quant_types.h"
 
 #if !defined(EDGEQ_HIP)
@@ -22,11 +24,6 @@
 namespace edgeq::gpu {
 
 namespace {
-
-void check_launch(const char* what) {
-    const gpuError_t e = gpuGetLastError();
-    if (e != gpuSuccess) throw std::runtime_error(std::string("CUDA error in ") + what + ": " + gpuGetErrorString(e));
-}
 
 // Two doubled E2M1 values from bits 0..3 and 16..19 of w, times 2^-15 (the kernels fold 2^15 into
 // the group scale: one multiply per group instead of two per value pair).
@@ -47,12 +44,6 @@ __device__ __forceinline__ float dot8(uint32_t w, float4 a, float4 b) {
     s = fmaf(p1.y, b.y, s);
     s = fmaf(p2.y, b.z, s);
     return fmaf(p3.y, b.w, s);
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-    for (int o = kGpuWarp / 2; o > 0; o /= 2) v += EDGEQ_SHFL_XOR(v, o);
-    return v;
 }
 
 // ---- GEMV: n_tok <= 8 ------------------------------------------------------------------------
@@ -425,6 +416,15 @@ void launch_fp4mma(const DeviceFp4& W, const float* X, float* Y, int n_tok, uint
     else gemm_fp4_mma<false><<<grid, 128>>>(W.codes, W.scales, xcodes, xscales, Y, W.n_out, W.n_in, n_tok);
     check_launch("gemm_fp4_mma");
 #endif
+}
+
+void launch_path(MatmulPath p, const DeviceFp4& W, const float* X, float* Y, int n_tok, uint8_t* scratch) {
+    switch (p) {
+        case MatmulPath::Wmma: return launch_wmma(W, X, Y, n_tok);
+        case MatmulPath::Fp4Mma: return launch_fp4mma(W, X, Y, n_tok, scratch);
+        case MatmulPath::Gemv: return launch_gemv(W, X, Y, n_tok);
+        default: throw std::logic_error("launch_path: resolve the path first");
+    }
 }
 
 bool fp4mma_compiled() {

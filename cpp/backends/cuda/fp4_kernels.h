@@ -39,6 +39,8 @@ void launch_gemv(const DeviceFp4& W, const float* X, float* Y, int n_tok);
 void launch_wmma(const DeviceFp4& W, const float* X, float* Y, int n_tok);
 size_t fp4mma_scratch_bytes(const DeviceFp4& W, int n_tok);
 void launch_fp4mma(const DeviceFp4& W, const float* X, float* Y, int n_tok, uint8_t* scratch);
+// One of the three by name (p resolved, not Auto); scratch as for launch_fp4mma when p is Fp4Mma.
+void launch_path(MatmulPath p, const DeviceFp4& W, const float* X, float* Y, int n_tok, uint8_t* scratch);
 bool fp4mma_compiled();  // the build holds sm_120a code for the native path
 // The current device can run this build's kernels (a binary or PTX for its architecture); if
 // not, *why says so.

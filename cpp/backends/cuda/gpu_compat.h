@@ -4,6 +4,11 @@
 // rocWMMA; the Blackwell block-scaled FP4 MMA is CUDA-only). Untested on ROCm: see README.
 #pragma once
 
+// hipcc for AMD GPUs defines __HIP_PLATFORM_AMD__: the HIP mapping then needs no extra flag.
+#if defined(__HIP_PLATFORM_AMD__) && !defined(EDGEQ_HIP)
+#define EDGEQ_HIP 1
+#endif
+
 #if defined(EDGEQ_HIP)
 #include <hip/hip_bf16.h>
 #include <hip/hip_fp16.h>
@@ -23,6 +28,7 @@
 #define gpuMemcpyDeviceToHost hipMemcpyDeviceToHost
 #define gpuMemcpyDeviceToDevice hipMemcpyDeviceToDevice
 #define gpuMemset hipMemset
+#define gpuMemGetInfo hipMemGetInfo
 #define gpuDeviceSynchronize hipDeviceSynchronize
 #define gpuEvent_t hipEvent_t
 #define gpuEventCreate hipEventCreate
@@ -35,6 +41,7 @@
 #define gpuRuntimeGetVersion hipRuntimeGetVersion
 #define gpuDriverGetVersion hipDriverGetVersion
 typedef __hip_bfloat16 gpu_bf16;
+typedef __half gpu_half;
 #else
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -54,6 +61,7 @@ typedef __hip_bfloat16 gpu_bf16;
 #define gpuMemcpyDeviceToHost cudaMemcpyDeviceToHost
 #define gpuMemcpyDeviceToDevice cudaMemcpyDeviceToDevice
 #define gpuMemset cudaMemset
+#define gpuMemGetInfo cudaMemGetInfo
 #define gpuDeviceSynchronize cudaDeviceSynchronize
 #define gpuEvent_t cudaEvent_t
 #define gpuEventCreate cudaEventCreate
@@ -66,6 +74,7 @@ typedef __hip_bfloat16 gpu_bf16;
 #define gpuRuntimeGetVersion cudaRuntimeGetVersion
 #define gpuDriverGetVersion cudaDriverGetVersion
 typedef __nv_bfloat16 gpu_bf16;
+typedef __half gpu_half;
 #endif
 
 // Lanes per warp the kernels are written for, the same on host (launch sizes) and device: 32 on
