@@ -21,8 +21,11 @@ cmake --build build/tests -j2
 ctest --test-dir build/tests --output-on-failure
 # The same C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 bash tests/run_sanitizers.sh
-# The aarch64 kernels (neon, dotprod): cross-built and run under qemu for three CPU models.
+# The aarch64 kernels (neon, dotprod, i8mm): cross-built and run under qemu for three CPU models.
 bash tests/run_arm.sh
+# The optional CUDA backend: compiled for sm_80/90/100a/120a with its host-side tests (no GPU
+# needed; skipped with a message where nvcc is absent).
+bash tests/run_cuda_build.sh
 
 # Run from a directory outside the tree so the installed package (not ./python) is tested.
 python -m pytest -q -p no:cacheprovider --rootdir=. tests/python "$@"
