@@ -1,4 +1,5 @@
 // Sizes and names of GGUF tensor types, edgeq's internal layouts and activation formats.
+#include "kernels/interleave.h"
 #include "kernels/kernels.h"
 #include "kernels/ternary_lut.h"
 
@@ -33,6 +34,11 @@ TypeInfo type_info(uint32_t type) {
         case GGML_Q1_0: return {"Q1_0", QK1_0, sizeof(block_q1_0)};
         // Internal: bytes per 256-value block of a row; the row adds its fp16 scale (weight_row_bytes).
         case EDGEQ_TL2: return {"TL2", QK_K, tl::kBlockBytes / tl::kTileRows};
+        // Internal: the base type's blocks, 16 rows interleaved (kernels/interleave.h).
+        case EDGEQ_Q4_0X16: return {"Q4_0x16", QK4_0, sizeof(block_q4_0)};
+        case EDGEQ_Q4_1X16: return {"Q4_1x16", QK4_1, sizeof(block_q4_1)};
+        case EDGEQ_Q5_0X16: return {"Q5_0x16", QK5_0, sizeof(block_q5_0)};
+        case EDGEQ_Q8_0X16: return {"Q8_0x16", QK8_0, sizeof(block_q8_0)};
         default: return {nullptr, 0, 0};
     }
 }
@@ -57,7 +63,12 @@ size_t weight_row_bytes(uint32_t type, int n) {
     return bs ? (size_t)(n / bs) * ggml_type_size(type) : 0;
 }
 
-int matmul_row_tile(uint32_t type) { return type == EDGEQ_TL2 ? tl::kTileRows : 1; }
+int matmul_row_tile(uint32_t type) {
+    if (type == EDGEQ_TL2) return tl::kTileRows;
+    return x16::base_type(type) ? x16::kRows : 1;
+}
+
+bool is_internal_type(uint32_t type) { return type == EDGEQ_TL2 || x16::base_type(type) != 0; }
 
 size_t weight_matrix_bytes(uint32_t type, int n_in, int n_out) {
     const int tile = matmul_row_tile(type);

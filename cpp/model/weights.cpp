@@ -32,7 +32,7 @@ const TensorView& find(const TensorMap& tensors, const std::string& name) {
 // Bytes a tensor of this type and GGUF shape must occupy; checks the row length fits the block.
 size_t expected_bytes(const std::string& name, const TensorView& t) {
     const int bs = ggml_block_size(t.type);
-    if (t.type == EDGEQ_TL2) fail(name, "type " + std::to_string(t.type) + " is an edgeq-internal layout, not a file type");
+    if (is_internal_type(t.type)) fail(name, "type " + std::to_string(t.type) + " is an edgeq-internal layout, not a file type");
     if (bs == 0) fail(name, "unknown tensor type " + std::to_string(t.type));
     if (t.shape.empty()) fail(name, "has no dimensions");
     for (int64_t d : t.shape)

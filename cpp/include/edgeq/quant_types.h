@@ -32,6 +32,11 @@ enum GgmlType : uint32_t {
     // edgeq-internal run-time layouts, made at load time and never read from or written to a file
     // (the loader refuses them in a GGUF): ids from the top of the table down.
     EDGEQ_TL2 = 63,  // ternary lookup-table layout (kernels/ternary_lut.h)
+    // Legacy blocks of 16 rows interleaved (kernels/interleave.h)
+    EDGEQ_Q4_0X16 = 62,
+    EDGEQ_Q4_1X16 = 61,
+    EDGEQ_Q5_0X16 = 60,
+    EDGEQ_Q8_0X16 = 59,
 };
 constexpr int kNumGgmlTypes = 64;  // table size; ids above this are rejected by the loader
 

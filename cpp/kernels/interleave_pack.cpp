@@ -1,0 +1,114 @@
+// GGUF legacy blocks <-> the x16 layouts (kernels/interleave.h). Both directions move one block
+// of one row into / out of lane i of a tile, so pack and unpack_row share the field map below.
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/interleave.h"
+#include "kernels/kernels.h"
+
+namespace edgeq::x16 {
+namespace {
+
+// Where a block's fields live, in the block and in the tile.
+struct Fields {
+    int n_qs_words;   // 4-byte groups of qs (4 for nibbles, 8 for Q8_0)
+    size_t qs;        // offset of qs in the block
+    size_t qh;        // offset of qh in the block (Q5_0), else 0
+    size_t m;         // offset of m in the block (Q4_1), else 0
+    size_t tile_d;    // offset of d[16] in the tile
+    uint8_t bias;     // XORed into every qs byte in the tile (Q8_0: q + 128)
+};
+
+Fields fields(uint32_t base) {
+    switch (base) {
+        case GGML_Q4_0: return {4, offsetof(block_q4_0, qs), 0, 0, 256, 0};
+        case GGML_Q4_1: return {4, offsetof(block_q4_1, qs), 0, offsetof(block_q4_1, m), 256, 0};
+        case GGML_Q5_0: return {4, offsetof(block_q5_0, qs), offsetof(block_q5_0, qh), 0, 256 + 64, 0};
+        case GGML_Q8_0: return {8, offsetof(block_q8_0, qs), 0, 0, 512, 0x80};
+        default: throw std::logic_error(std::string("no x16 layout for ") + ggml_type_name(base));
+    }
+}
+
+// Block (of row i of the group) -> lane i of tile (zeroed beforehand: Q5_0's masks are ORed in).
+void block_to_lane(const Fields& f, const uint8_t* block, uint8_t* tile, int i) {
+    for (int j = 0; j < f.n_qs_words; j++)
+        for (int k = 0; k < 4; k++) tile[64 * j + 4 * i + k] = block[f.qs + 4 * j + k] ^ f.bias;
+    std::memcpy(tile + f.tile_d + 2 * i, block, 2);  // d leads every legacy block
+    if (f.m) std::memcpy(tile + f.tile_d + 32 + 2 * i, block + f.m, 2);
+    if (f.qh) {
+        uint32_t qh;
+        std::memcpy(&qh, block + f.qh, 4);
+        for (int g = 0; g < 8; g++) {
+            uint64_t mask;
+            std::memcpy(&mask, tile + 256 + 8 * g, 8);
+            mask |= (uint64_t)((qh >> (4 * g)) & 15) << (4 * i);
+            std::memcpy(tile + 256 + 8 * g, &mask, 8);
+        }
+    }
+}
+
+// Lane i of tile -> the block of row i.
+void lane_to_block(const Fields& f, const uint8_t* tile, int i, uint8_t* block) {
+    for (int j = 0; j < f.n_qs_words; j++)
+        for (int k = 0; k < 4; k++) block[f.qs + 4 * j + k] = tile[64 * j + 4 * i + k] ^ f.bias;
+    std::memcpy(block, tile + f.tile_d + 2 * i, 2);
+    if (f.m) std::memcpy(block + f.m, tile + f.tile_d + 32 + 2 * i, 2);
+    if (f.qh) {
+        uint32_t qh = 0;
+        for (int g = 0; g < 8; g++) {
+            uint64_t mask;
+            std::memcpy(&mask, tile + 256 + 8 * g, 8);
+            qh |= (uint32_t)((mask >> (4 * i)) & 15) << (4 * g);
+        }
+        std::memcpy(block + f.qh, &qh, 4);
+    }
+}
+
+}  // namespace
+
+uint32_t interleaved_type(uint32_t base) {
+    switch (base) {
+        case GGML_Q4_0: return EDGEQ_Q4_0X16;
+        case GGML_Q4_1: return EDGEQ_Q4_1X16;
+        case GGML_Q5_0: return EDGEQ_Q5_0X16;
+        case GGML_Q8_0: return EDGEQ_Q8_0X16;
+        default: return 0;
+    }
+}
+
+uint32_t base_type(uint32_t x16_type) {
+    switch (x16_type) {
+        case EDGEQ_Q4_0X16: return GGML_Q4_0;
+        case EDGEQ_Q4_1X16: return GGML_Q4_1;
+        case EDGEQ_Q5_0X16: return GGML_Q5_0;
+        case EDGEQ_Q8_0X16: return GGML_Q8_0;
+        default: return 0;
+    }
+}
+
+size_t tile_bytes(uint32_t type) {
+    const uint32_t base = base_type(type) ? base_type(type) : type;
+    return kRows * ggml_type_size(base);
+}
+
+void pack(uint32_t base, const uint8_t* W, size_t row_bytes, int n_in, int n_out, uint8_t* dst) {
+    const Fields f = fields(base);
+    const size_t block = ggml_type_size(base), tile = kRows * block;
+    const int nb = n_in / ggml_block_size(base);
+    for (int r = 0; r < n_out; r++) {
+        uint8_t* group = dst + (size_t)(r / kRows) * kRows * row_bytes;
+        for (int b = 0; b < nb; b++) block_to_lane(f, W + (size_t)r * row_bytes + b * block, group + b * tile, r % kRows);
+    }
+}
+
+void unpack_row(uint32_t x16_type, const uint8_t* packed, size_t row_bytes, int r, uint8_t* row) {
+    const uint32_t base = base_type(x16_type);
+    const Fields f = fields(base);
+    const size_t block = ggml_type_size(base), tile = kRows * block;
+    const size_t nb = row_bytes / block;
+    const uint8_t* group = packed + (size_t)(r / kRows) * kRows * row_bytes;
+    for (size_t b = 0; b < nb; b++) lane_to_block(f, group + b * tile, r % kRows, row + b * block);
+}
+
+}  // namespace edgeq::x16

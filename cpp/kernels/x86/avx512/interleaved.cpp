@@ -1,0 +1,199 @@
+// AVX-512 VNNI matmul for the x16 layouts (kernels/interleave.h): Q4_0 / Q5_0 / Q8_0 weights with
+// Q8_0 activations, Q4_1 with Q8_1 activations, 16 rows interleaved.
+//
+// Per tile (16 rows x one 32-block) the weights unpack into 8 registers u[G], lane i = 4 unsigned
+// bytes of row i (values 4G .. 4G+3). For each token, vpdpbusd(u[G], broadcast of the token's
+// 4 activation bytes 4G .. 4G+3) over G = 0 .. 7 leaves row i's exact int32 block dot in lane i:
+//   Q4_1:  sum q x                           (q in [0, 15])
+//   Q4_0:  sum q x - 8 sum x     Q5_0: sum q x - 16 sum x     Q8_0: sum (w + 128) x - 128 sum x
+// (the offset term starts the sum: corr = -K * sum x per token and block, computed once per call).
+// Then acc += float(sum) * (dw * dx) [+ mw * sx] per lane: 16 rows' results come out as one
+// vector, no horizontal sums. Tiles of 16 rows x kToks tokens share each unpacked weight tile.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstring>
+#include <vector>
+// GCC 12 reports the _mm512_undefined_* inside its own AVX-512 headers as uninitialized.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "kernels/interleave.h"
+#include "kernels/x86/avx512/avx512.h"
+
+namespace edgeq::avx512 {
+namespace {
+
+constexpr int kToks = 4;  // tokens per tile in prefill (see matmul_x16)
+
+inline __m512i nibble_low(__m512i v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0F)); }
+inline __m512i nibble_high(__m512i v) { return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0F)); }
+
+// Q4 tiles: qs[4][16] -> u[0..3] low nibbles, u[4..7] high nibbles.
+inline void unpack_q4(const uint8_t* p, __m512i (&u)[8]) {
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        const __m512i v = _mm512_loadu_si512(p + 64 * j);
+        u[j] = nibble_low(v);
+        u[j + 4] = nibble_high(v);
+    }
+}
+
+struct FmtQ4_0 {
+    using XB = block_q8_0;
+    static constexpr int kOffset = 8, kTile = 288, kD = 256;
+    static constexpr bool kHasMin = false;
+    static void unpack(const uint8_t* p, __m512i (&u)[8]) { unpack_q4(p, u); }
+};
+
+struct FmtQ4_1 {
+    using XB = block_q8_1;
+    static constexpr int kOffset = 0, kTile = 320, kD = 256;
+    static constexpr bool kHasMin = true;  // m[16] follows d[16]
+    static void unpack(const uint8_t* p, __m512i (&u)[8]) { unpack_q4(p, u); }
+};
+
+struct FmtQ5_0 {
+    using XB = block_q8_0;
+    static constexpr int kOffset = 16, kTile = 352, kD = 320;
+    static constexpr bool kHasMin = false;
+    static void unpack(const uint8_t* p, __m512i (&u)[8]) {  // + bit 4 from the qh byte masks
+        unpack_q4(p, u);
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            uint64_t m;
+            std::memcpy(&m, p + 256 + 8 * g, 8);
+            u[g] = _mm512_mask_add_epi8(u[g], _cvtu64_mask64(m), u[g], _mm512_set1_epi8(0x10));
+        }
+    }
+};
+
+struct FmtQ8_0 {
+    using XB = block_q8_0;
+    static constexpr int kOffset = 128, kTile = 544, kD = 512;  // stored as w + 128
+    static constexpr bool kHasMin = false;
+    static void unpack(const uint8_t* p, __m512i (&u)[8]) {
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) u[g] = _mm512_loadu_si512(p + 64 * g);
+    }
+};
+
+// Per call, per token t and block b (index t * nb + b): the activation scale d, Q8_1's s, and
+// the offset term -K * sum of the block's 32 int8 values.
+struct ActInfo {
+    std::vector<float> d, s;
+    std::vector<int32_t> corr;
+};
+ActInfo& act_info() {
+    static thread_local ActInfo a;
+    return a;
+}
+
+template <class F>
+void prepare(ActInfo& a, const uint8_t* X, size_t x_row_bytes, int n_tok, int nb) {
+    using XB = typename F::XB;
+    const size_t n = (size_t)n_tok * nb;
+    a.d.resize(n);
+    if constexpr (F::kHasMin) a.s.resize(n);
+    if constexpr (F::kOffset != 0) a.corr.resize(n);
+    for (int t = 0; t < n_tok; t++) {
+        const XB* x = reinterpret_cast<const XB*>(X + (size_t)t * x_row_bytes);
+        for (int b = 0; b < nb; b++) {
+            const size_t i = (size_t)t * nb + b;
+            a.d[i] = _cvtsh_ss(x[b].d);
+            if constexpr (F::kHasMin) a.s[i] = _cvtsh_ss(x[b].s);
+            if constexpr (F::kOffset != 0) {  // sum of (x + 128) as unsigned bytes, less 32 * 128
+                const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)),
+                                                   _mm256_set1_epi8((char)0x80));
+                const __m256i s4 = _mm256_sad_epu8(v, _mm256_setzero_si256());
+                const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+                const int sum = (int)(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1)) - 32 * 128;
+                a.corr[i] = -F::kOffset * sum;
+            }
+        }
+    }
+}
+
+inline int32_t load_i32(const void* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+// Rows r0 .. r0+15 (the group at G; only rows in `mask` are stored) x tokens t0 .. t0+T-1.
+template <class F, int T>
+__attribute__((always_inline)) inline void tile(const uint8_t* G, int nb, const uint8_t* X, size_t x_row_bytes,
+                                                const ActInfo& a, int t0, float* Y, size_t ldy, int r0, __mmask16 mask) {
+    using XB = typename F::XB;
+    const XB* x[T];
+    __m512 acc[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+        x[t] = reinterpret_cast<const XB*>(X + (size_t)(t0 + t) * x_row_bytes);
+        acc[t] = _mm512_setzero_ps();
+    }
+    for (int b = 0; b < nb; b++, G += F::kTile) {
+        __m512i u[8];
+        F::unpack(G, u);
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(G + F::kD)));
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const size_t i = (size_t)(t0 + t) * nb + b;
+            const int8_t* q = x[t][b].qs;
+            // Two chains when few tokens give little else to overlap with vpdpbusd's latency.
+            __m512i s0 = F::kOffset ? _mm512_set1_epi32(a.corr[i]) : _mm512_setzero_si512();
+            __m512i s1 = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                const __m512i xg = _mm512_set1_epi32(load_i32(q + 4 * g));
+                if (T <= 2 && g >= 4) s1 = _mm512_dpbusd_epi32(s1, u[g], xg);
+                else s0 = _mm512_dpbusd_epi32(s0, u[g], xg);
+            }
+            if (T <= 2) s0 = _mm512_add_epi32(s0, s1);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(dw, _mm512_set1_ps(a.d[i])), acc[t]);
+            if constexpr (F::kHasMin) {
+                const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(G + F::kD + 32)));
+                acc[t] = _mm512_fmadd_ps(mw, _mm512_set1_ps(a.s[i]), acc[t]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(Y + (size_t)(t0 + t) * ldy + r0, mask, acc[t]);
+}
+
+// Y (n_tok, n_out) = X (n_tok, n_in) @ W (n_out, n_in)^T for rows [row0, row1), W in an x16
+// layout: each 16-row group (its tiles stay in L1) meets every token, kToks at a time.
+template <class F>
+void matmul_x16(const void* W, size_t w_row_bytes, const void* X, size_t x_row_bytes, float* Y, size_t ldy, int n_in,
+                int n_tok, int row0, int row1) {
+    const int nb = n_in / 32;
+    ActInfo& a = act_info();
+    const uint8_t* Xb = static_cast<const uint8_t*>(X);
+    prepare<F>(a, Xb, x_row_bytes, n_tok, nb);
+    const size_t group_bytes = (size_t)x16::kRows * w_row_bytes;
+    for (int r0 = row0 / x16::kRows * x16::kRows; r0 < row1; r0 += x16::kRows) {
+        const int lo = row0 > r0 ? row0 - r0 : 0, hi = row1 < r0 + x16::kRows ? row1 - r0 : x16::kRows;
+        const __mmask16 mask = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+        const uint8_t* G = static_cast<const uint8_t*>(W) + (size_t)(r0 / x16::kRows) * group_bytes;
+        int t = 0;
+        for (; t + kToks <= n_tok; t += kToks) tile<F, kToks>(G, nb, Xb, x_row_bytes, a, t, Y, ldy, r0, mask);
+        switch (n_tok - t) {
+            case 3: tile<F, 3>(G, nb, Xb, x_row_bytes, a, t, Y, ldy, r0, mask); break;
+            case 2: tile<F, 2>(G, nb, Xb, x_row_bytes, a, t, Y, ldy, r0, mask); break;
+            case 1: tile<F, 1>(G, nb, Xb, x_row_bytes, a, t, Y, ldy, r0, mask); break;
+            default: break;
+        }
+    }
+}
+static_assert(kToks == 4, "matmul_x16's token tail handles 1 .. 3 tokens");
+
+}  // namespace
+
+void register_interleaved(KernelTable& t) {
+    t.matmul[EDGEQ_Q4_0X16] = {ACT_Q8_0, &matmul_x16<FmtQ4_0>};
+    t.matmul[EDGEQ_Q4_1X16] = {ACT_Q8_1, &matmul_x16<FmtQ4_1>};
+    t.matmul[EDGEQ_Q5_0X16] = {ACT_Q8_0, &matmul_x16<FmtQ5_0>};
+    t.matmul[EDGEQ_Q8_0X16] = {ACT_Q8_0, &matmul_x16<FmtQ8_0>};
+}
+
+}  // namespace edgeq::avx512
