@@ -5,8 +5,8 @@
 // load as one fp16 vector. Made from the GGUF blocks at load time (model/interleave_layout.cpp),
 // never read from or written to a file.
 //
-// Matrix: n_out rows rounded up to groups of kRows (the padding rows are all zero bytes, so their
-// scales are 0). Group g starts at byte g * kRows * row_bytes (row_bytes = nb * block bytes of the
+// Matrix: n_out rows rounded up to groups of kRows (the padding rows are blocks of zero bytes: all
+// scales and codes 0). Group g starts at byte g * kRows * row_bytes (row_bytes = nb * block bytes of the
 // base type, as in the file); inside a group, tile b (the 16 rows' block b, b = 0 .. nb-1) starts
 // at b * tile_bytes(base), tile_bytes = kRows * block bytes. A tile, lane i = row i of the group:
 //   Q4_0x16 (288 B): qs[4][16] u32 | d[16] fp16
@@ -38,7 +38,8 @@ uint32_t base_type(uint32_t x16_type);
 size_t tile_bytes(uint32_t type);
 
 // W (n_out rows of `base`, row_bytes apart) -> the x16 layout in dst, which holds
-// weight_matrix_bytes(interleaved_type(base), n_in, n_out) bytes (padding rows written as zeros).
+// weight_matrix_bytes(interleaved_type(base), n_in, n_out) zeroed bytes (the padding rows are
+// packed as all-zero blocks).
 void pack(uint32_t base, const uint8_t* W, size_t row_bytes, int n_in, int n_out, uint8_t* dst);
 
 // Row r of an x16 matrix (row_bytes as in the base type) -> that row's GGUF blocks in `row`.

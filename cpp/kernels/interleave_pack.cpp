@@ -3,6 +3,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "kernels/interleave.h"
 #include "kernels/kernels.h"
@@ -96,9 +97,11 @@ void pack(uint32_t base, const uint8_t* W, size_t row_bytes, int n_in, int n_out
     const Fields f = fields(base);
     const size_t block = ggml_type_size(base), tile = kRows * block;
     const int nb = n_in / ggml_block_size(base);
-    for (int r = 0; r < n_out; r++) {
+    const std::vector<uint8_t> zero(block, 0);  // the padding rows' blocks: all zero
+    for (int r = 0; r < (n_out + kRows - 1) / kRows * kRows; r++) {
         uint8_t* group = dst + (size_t)(r / kRows) * kRows * row_bytes;
-        for (int b = 0; b < nb; b++) block_to_lane(f, W + (size_t)r * row_bytes + b * block, group + b * tile, r % kRows);
+        for (int b = 0; b < nb; b++)
+            block_to_lane(f, r < n_out ? W + (size_t)r * row_bytes + b * block : zero.data(), group + b * tile, r % kRows);
     }
 }
 

@@ -1,6 +1,7 @@
 #include "model/weights.h"
 
 #include "model/i2s.h"
+#include "model/interleave_layout.h"
 #include "model/ternary_layout.h"
 
 #include <cmath>
@@ -141,6 +142,20 @@ Matrix load_projection(const ModelConfig& cfg, const TensorMap& tensors, const s
 
 }  // namespace
 
+std::vector<std::pair<Matrix*, std::string>> projection_matrices(ModelWeights& w) {
+    std::vector<std::pair<Matrix*, std::string>> out;
+    for (size_t l = 0; l < w.layers.size(); l++) {
+        LayerWeights& L = w.layers[l];
+        const std::string p = "blk." + std::to_string(l) + ".";
+        for (auto [m, base] : {std::pair{&L.wq, "attn_q"}, {&L.wk, "attn_k"}, {&L.wv, "attn_v"},
+                               {&L.wo, "attn_output"}, {&L.w_gate, "ffn_gate"}, {&L.w_up, "ffn_up"},
+                               {&L.w_down, "ffn_down"}})
+            out.emplace_back(m, p + base + ".weight");
+    }
+    if (!w.tied_output) out.emplace_back(&w.output, "output.weight");
+    return out;
+}
+
 uint8_t* ModelWeights::allocate(size_t nbytes) {
     const size_t rounded = (nbytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
     void* p = std::aligned_alloc(64, rounded ? rounded : 64);
@@ -193,6 +208,7 @@ ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, cons
     if (tensors.count("rope_freqs.weight"))
         w.rope_freqs = load_vector(tensors, "rope_freqs.weight", cfg.rope_dim / 2, kt);
     apply_ternary_layout(w, opt.ternary_layout, kt);
+    if (opt.interleave) apply_interleaved_layout(w, kt);
     return w;
 }
 
