@@ -24,7 +24,7 @@
 namespace edgeq::avx512 {
 namespace {
 
-constexpr int kToks = 4;  // tokens per tile in prefill (see matmul_x16)
+constexpr int kToks = 8;  // tokens per tile in prefill (see matmul_x16)
 
 inline __m512i nibble_low(__m512i v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0F)); }
 inline __m512i nibble_high(__m512i v) { return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0F)); }
@@ -161,6 +161,16 @@ __attribute__((always_inline)) inline void tile(const uint8_t* G, int nb, const 
     for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(Y + (size_t)(t0 + t) * ldy + r0, mask, acc[t]);
 }
 
+// The last nt < T tokens of a group: one tile of nt tokens.
+template <class F, int T>
+void token_tail(const uint8_t* G, int nb, const uint8_t* X, size_t x_row_bytes, const ActInfo& a, int t0, float* Y,
+                size_t ldy, int r0, __mmask16 mask, int nt) {
+    if constexpr (T > 1) {
+        if (nt == T - 1) tile<F, T - 1>(G, nb, X, x_row_bytes, a, t0, Y, ldy, r0, mask);
+        else token_tail<F, T - 1>(G, nb, X, x_row_bytes, a, t0, Y, ldy, r0, mask, nt);
+    }
+}
+
 // Y (n_tok, n_out) = X (n_tok, n_in) @ W (n_out, n_in)^T for rows [row0, row1), W in an x16
 // layout: each 16-row group (its tiles stay in L1) meets every token, kToks at a time.
 template <class F>
@@ -177,15 +187,9 @@ void matmul_x16(const void* W, size_t w_row_bytes, const void* X, size_t x_row_b
         const uint8_t* G = static_cast<const uint8_t*>(W) + (size_t)(r0 / x16::kRows) * group_bytes;
         int t = 0;
         for (; t + kToks <= n_tok; t += kToks) tile<F, kToks>(G, nb, Xb, x_row_bytes, a, t, Y, ldy, r0, mask);
-        switch (n_tok - t) {
-            case 3: tile<F, 3>(G, nb, Xb, x_row_bytes, a, t, Y, ldy, r0, mask); break;
-            case 2: tile<F, 2>(G, nb, Xb, x_row_bytes, a, t, Y, ldy, r0, mask); break;
-            case 1: tile<F, 1>(G, nb, Xb, x_row_bytes, a, t, Y, ldy, r0, mask); break;
-            default: break;
-        }
+        if (t < n_tok) token_tail<F, kToks>(G, nb, Xb, x_row_bytes, a, t, Y, ldy, r0, mask, n_tok - t);
     }
 }
-static_assert(kToks == 4, "matmul_x16's token tail handles 1 .. 3 tokens");
 
 }  // namespace
 
