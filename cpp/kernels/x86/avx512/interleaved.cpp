@@ -19,6 +19,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "kernels/interleave.h"
+#include "kernels/x16_act.h"
 #include "kernels/x86/avx512/avx512.h"
 
 namespace edgeq::avx512 {
@@ -78,40 +79,10 @@ struct FmtQ8_0 {
     }
 };
 
-// Per call, per token t and block b (index t * nb + b): the activation scale d, Q8_1's s, and
-// the offset term -K * sum of the block's 32 int8 values.
-struct ActInfo {
-    std::vector<float> d, s;
-    std::vector<int32_t> corr;
-};
+using x16::ActInfo;
 ActInfo& act_info() {
     static thread_local ActInfo a;
     return a;
-}
-
-template <class F>
-void prepare(ActInfo& a, const uint8_t* X, size_t x_row_bytes, int n_tok, int nb) {
-    using XB = typename F::XB;
-    const size_t n = (size_t)n_tok * nb;
-    a.d.resize(n);
-    if constexpr (F::kHasMin) a.s.resize(n);
-    if constexpr (F::kOffset != 0) a.corr.resize(n);
-    for (int t = 0; t < n_tok; t++) {
-        const XB* x = reinterpret_cast<const XB*>(X + (size_t)t * x_row_bytes);
-        for (int b = 0; b < nb; b++) {
-            const size_t i = (size_t)t * nb + b;
-            a.d[i] = _cvtsh_ss(x[b].d);
-            if constexpr (F::kHasMin) a.s[i] = _cvtsh_ss(x[b].s);
-            if constexpr (F::kOffset != 0) {  // sum of (x + 128) as unsigned bytes, less 32 * 128
-                const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)),
-                                                   _mm256_set1_epi8((char)0x80));
-                const __m256i s4 = _mm256_sad_epu8(v, _mm256_setzero_si256());
-                const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
-                const int sum = (int)(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1)) - 32 * 128;
-                a.corr[i] = -F::kOffset * sum;
-            }
-        }
-    }
 }
 
 inline int32_t load_i32(const void* p) {
@@ -179,7 +150,7 @@ void matmul_x16(const void* W, size_t w_row_bytes, const void* X, size_t x_row_b
     const int nb = n_in / 32;
     ActInfo& a = act_info();
     const uint8_t* Xb = static_cast<const uint8_t*>(X);
-    prepare<F>(a, Xb, x_row_bytes, n_tok, nb);
+    x16::prepare_act<F>(a, Xb, x_row_bytes, n_tok, nb);
     const size_t group_bytes = (size_t)x16::kRows * w_row_bytes;
     for (int r0 = row0 / x16::kRows * x16::kRows; r0 < row1; r0 += x16::kRows) {
         const int lo = row0 > r0 ? row0 - r0 : 0, hi = row1 < r0 + x16::kRows ? row1 - r0 : x16::kRows;
