@@ -1,5 +1,5 @@
-// GGUF legacy blocks <-> the x16 layouts (kernels/interleave.h). Both directions move one block
-// of one row into / out of lane i of a tile, so pack and unpack_row share the field map below.
+// GGUF blocks <-> the x16 layouts (kernels/interleave.h). Both directions move one block of one
+// row into / out of lane i of a tile: the legacy types through one field map, Q4_K on its own.
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -7,6 +7,7 @@
 
 #include "kernels/interleave.h"
 #include "kernels/kernels.h"
+#include "quant/q4k_fields.h"
 
 namespace edgeq::x16 {
 namespace {
@@ -66,6 +67,42 @@ void lane_to_block(const Fields& f, const uint8_t* tile, int i, uint8_t* block) 
     }
 }
 
+// Q4_K: qs as 32 dwords, the 12 scale bytes unpacked to sc[8], m[8] (q4k_fields.h), d, dmin.
+constexpr size_t kQ4KSc = 2048, kQ4KM = kQ4KSc + 128, kQ4KD = kQ4KM + 128, kQ4KDmin = kQ4KD + 32;
+
+void q4k_block_to_lane(const uint8_t* block, uint8_t* tile, int i) {
+    block_q4_K b;
+    std::memcpy(&b, block, sizeof b);
+    for (int k = 0; k < 32; k++) std::memcpy(tile + 64 * k + 4 * i, b.qs + 4 * k, 4);
+    for (int j = 0; j < 8; j++) quant::q4_K_scale_min(b.scales, j, tile + kQ4KSc + 16 * j + i, tile + kQ4KM + 16 * j + i);
+    std::memcpy(tile + kQ4KD + 2 * i, &b.d, 2);
+    std::memcpy(tile + kQ4KDmin + 2 * i, &b.dmin, 2);
+}
+
+void q4k_lane_to_block(const uint8_t* tile, int i, uint8_t* block) {
+    block_q4_K b;
+    for (int k = 0; k < 32; k++) std::memcpy(b.qs + 4 * k, tile + 64 * k + 4 * i, 4);
+    uint8_t sc[8], m[8];
+    for (int j = 0; j < 8; j++) {
+        sc[j] = tile[kQ4KSc + 16 * j + i];
+        m[j] = tile[kQ4KM + 16 * j + i];
+    }
+    quant::pack_q4_K_scales(sc, m, b.scales);
+    std::memcpy(&b.d, tile + kQ4KD + 2 * i, 2);
+    std::memcpy(&b.dmin, tile + kQ4KDmin + 2 * i, 2);
+    std::memcpy(block, &b, sizeof b);
+}
+
+void to_lane(uint32_t base, const uint8_t* block, uint8_t* tile, int i) {
+    if (base == GGML_Q4_K) q4k_block_to_lane(block, tile, i);
+    else block_to_lane(fields(base), block, tile, i);
+}
+
+void from_lane(uint32_t base, const uint8_t* tile, int i, uint8_t* block) {
+    if (base == GGML_Q4_K) q4k_lane_to_block(tile, i, block);
+    else lane_to_block(fields(base), tile, i, block);
+}
+
 }  // namespace
 
 uint32_t interleaved_type(uint32_t base) {
@@ -74,6 +111,7 @@ uint32_t interleaved_type(uint32_t base) {
         case GGML_Q4_1: return EDGEQ_Q4_1X16;
         case GGML_Q5_0: return EDGEQ_Q5_0X16;
         case GGML_Q8_0: return EDGEQ_Q8_0X16;
+        case GGML_Q4_K: return EDGEQ_Q4_KX16;
         default: return 0;
     }
 }
@@ -84,34 +122,33 @@ uint32_t base_type(uint32_t x16_type) {
         case EDGEQ_Q4_1X16: return GGML_Q4_1;
         case EDGEQ_Q5_0X16: return GGML_Q5_0;
         case EDGEQ_Q8_0X16: return GGML_Q8_0;
+        case EDGEQ_Q4_KX16: return GGML_Q4_K;
         default: return 0;
     }
 }
 
-size_t tile_bytes(uint32_t type) {
-    const uint32_t base = base_type(type) ? base_type(type) : type;
-    return kRows * ggml_type_size(base);
-}
+size_t tile_bytes(uint32_t x16_type) { return kRows * ggml_type_size(x16_type); }
 
 void pack(uint32_t base, const uint8_t* W, size_t row_bytes, int n_in, int n_out, uint8_t* dst) {
-    const Fields f = fields(base);
-    const size_t block = ggml_type_size(base), tile = kRows * block;
+    const uint32_t type = interleaved_type(base);
+    if (!type) throw std::logic_error(std::string("no x16 layout for ") + ggml_type_name(base));
+    const size_t block = ggml_type_size(base), tile = tile_bytes(type);
+    const size_t group_bytes = kRows * weight_row_bytes(type, n_in);
     const int nb = n_in / ggml_block_size(base);
     const std::vector<uint8_t> zero(block, 0);  // the padding rows' blocks: all zero
     for (int r = 0; r < (n_out + kRows - 1) / kRows * kRows; r++) {
-        uint8_t* group = dst + (size_t)(r / kRows) * kRows * row_bytes;
+        uint8_t* group = dst + (size_t)(r / kRows) * group_bytes;
         for (int b = 0; b < nb; b++)
-            block_to_lane(f, r < n_out ? W + (size_t)r * row_bytes + b * block : zero.data(), group + b * tile, r % kRows);
+            to_lane(base, r < n_out ? W + (size_t)r * row_bytes + b * block : zero.data(), group + b * tile, r % kRows);
     }
 }
 
-void unpack_row(uint32_t x16_type, const uint8_t* packed, size_t row_bytes, int r, uint8_t* row) {
+void unpack_row(uint32_t x16_type, const uint8_t* packed, int n_in, int r, uint8_t* row) {
     const uint32_t base = base_type(x16_type);
-    const Fields f = fields(base);
-    const size_t block = ggml_type_size(base), tile = kRows * block;
-    const size_t nb = row_bytes / block;
-    const uint8_t* group = packed + (size_t)(r / kRows) * kRows * row_bytes;
-    for (size_t b = 0; b < nb; b++) lane_to_block(f, group + b * tile, r % kRows, row + b * block);
+    const size_t block = ggml_type_size(base), tile = tile_bytes(x16_type);
+    const int nb = n_in / ggml_block_size(base);
+    const uint8_t* group = packed + (size_t)(r / kRows) * kRows * weight_row_bytes(x16_type, n_in);
+    for (int b = 0; b < nb; b++) from_lane(base, group + b * tile, r % kRows, row + b * block);
 }
 
 }  // namespace edgeq::x16

@@ -15,6 +15,7 @@ void apply_interleaved_layout(ModelWeights& w, const KernelTable& kt) {
         uint8_t* data = w.allocate(weight_matrix_bytes(type, m.n_in, m.n_out));
         x16::pack(m.type, m.data, m.row_bytes, m.n_in, m.n_out, data);
         m.type = type;
+        m.row_bytes = weight_row_bytes(type, m.n_in);
         m.data = data;
         m.act = kt.matmul[type].act;
         m.fn = kt.matmul[type].fn;

@@ -1,4 +1,4 @@
-// The interleave load option (weights.h): repacking a model's Q4_0 / Q4_1 / Q5_0 / Q8_0 matrices
+// The interleave load option (weights.h): repacking a model's Q4_0 / Q4_1 / Q5_0 / Q8_0 / Q4_K matrices
 // into their x16 layouts (kernels/interleave.h) after they are loaded.
 #pragma once
 #include "model/weights.h"

@@ -73,7 +73,7 @@ TernaryLayout parse_ternary_layout(const std::string& s);  // "auto" | "native" 
 
 struct LoadOptions {
     TernaryLayout ternary_layout = TernaryLayout::Auto;
-    // Q4_0 / Q4_1 / Q5_0 / Q8_0 matrices are repacked at load into their x16 layouts
+    // Q4_0 / Q4_1 / Q5_0 / Q8_0 / Q4_K matrices are repacked at load into their x16 layouts
     // (kernels/interleave.h) where the kernel table has SIMD kernels for them (model/interleave_layout.h).
     bool interleave = true;
 };

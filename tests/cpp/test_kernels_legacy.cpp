@@ -97,7 +97,7 @@ void test_x16_round_trip() {
             const std::string what = std::string("x16 round trip ") + ggml_type_name(type) + " n_out=" + std::to_string(n_out);
             std::vector<uint8_t> row(rb), zero(rb, 0);
             for (int r = 0; r < (n_out + 15) / 16 * 16; r++) {
-                x16::unpack_row(x16_type, packed.data(), rb, r, row.data());
+                x16::unpack_row(x16_type, packed.data(), n_in, r, row.data());
                 test::expect_bytes_equal(row.data(), r < n_out ? w.data() + r * rb : zero.data(), rb,
                                          what + " row " + std::to_string(r));
             }

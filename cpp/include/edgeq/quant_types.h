@@ -37,6 +37,7 @@ enum GgmlType : uint32_t {
     EDGEQ_Q4_1X16 = 61,
     EDGEQ_Q5_0X16 = 60,
     EDGEQ_Q8_0X16 = 59,
+    EDGEQ_Q4_KX16 = 58,
 };
 constexpr int kNumGgmlTypes = 64;  // table size; ids above this are rejected by the loader
 

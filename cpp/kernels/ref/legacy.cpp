@@ -201,9 +201,9 @@ template <uint32_t X16, float (*VecDot)(const void*, const void*, int)>
 void matmul_x16(const void* W, size_t w_row_bytes, const void* X, size_t x_row_bytes, float* Y, size_t ldy, int n_in,
                 int n_tok, int row0, int row1) {
     const int nb = n_in / 32;
-    std::vector<uint8_t> row(w_row_bytes);
+    std::vector<uint8_t> row(w_row_bytes);  // the x16 row bytes equal the base type's
     for (int r = row0; r < row1; r++) {
-        x16::unpack_row(X16, static_cast<const uint8_t*>(W), w_row_bytes, r, row.data());
+        x16::unpack_row(X16, static_cast<const uint8_t*>(W), n_in, r, row.data());
         for (int t = 0; t < n_tok; t++)
             Y[(size_t)t * ldy + r] = VecDot(row.data(), static_cast<const uint8_t*>(X) + (size_t)t * x_row_bytes, nb);
     }

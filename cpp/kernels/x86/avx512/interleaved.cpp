@@ -162,9 +162,98 @@ void matmul_x16(const void* W, size_t w_row_bytes, const void* X, size_t x_row_b
     }
 }
 
+// ---- Q4_Kx16 with Q8_K activations ---------------------------------------------------------------
+// Per super-block tile and token, as the reference: isum = sum_j sc[j] * (int32 dot of sub-block
+// j) and imin = sum_j m[j] * (bsums of sub-block j), exact in int32 per lane (vpmulld), then
+// acc += (d dx) float(isum) - (dmin dx) float(imin).
+constexpr size_t kQ4KSc = 2048, kQ4KM = kQ4KSc + 128, kQ4KD = kQ4KM + 128, kQ4KDmin = kQ4KD + 32;
+constexpr int kQ4KTile = 2368;
+
+inline __m512i bytes_to_i32(const uint8_t* p) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+template <int T>
+__attribute__((always_inline)) inline void tile_q4k(const uint8_t* G, int nb, const uint8_t* X, size_t x_row_bytes,
+                                                    int t0, float* Y, size_t ldy, int r0, __mmask16 mask) {
+    const block_q8_K* x[T];
+    __m512 acc[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+        x[t] = reinterpret_cast<const block_q8_K*>(X + (size_t)(t0 + t) * x_row_bytes);
+        acc[t] = _mm512_setzero_ps();
+    }
+    for (int b = 0; b < nb; b++, G += kQ4KTile) {
+        __m512i isum[T], imin[T];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) isum[t] = imin[t] = _mm512_setzero_si512();
+        for (int p = 0; p < 4; p++) {  // sub-blocks 2p (low nibbles) and 2p+1 (high) share qs[8p .. 8p+7]
+            __m512i raw[8];
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) raw[g] = _mm512_loadu_si512(G + 64 * (8 * p + g));
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const int j = 2 * p + h;
+                __m512i u[8];
+#pragma GCC unroll 8
+                for (int g = 0; g < 8; g++) u[g] = h ? nibble_high(raw[g]) : nibble_low(raw[g]);
+                const __m512i sc = bytes_to_i32(G + kQ4KSc + 16 * j), m = bytes_to_i32(G + kQ4KM + 16 * j);
+#pragma GCC unroll 8
+                for (int t = 0; t < T; t++) {
+                    const int8_t* q = x[t][b].qs + 32 * j;
+                    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 8
+                    for (int g = 0; g < 8; g++) {
+                        const __m512i xg = _mm512_set1_epi32(load_i32(q + 4 * g));
+                        if (g & 1) s1 = _mm512_dpbusd_epi32(s1, u[g], xg);
+                        else s0 = _mm512_dpbusd_epi32(s0, u[g], xg);
+                    }
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
+                    const int bs = x[t][b].bsums[2 * j] + x[t][b].bsums[2 * j + 1];
+                    imin[t] = _mm512_add_epi32(imin[t], _mm512_mullo_epi32(m, _mm512_set1_epi32(bs)));
+                }
+            }
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(G + kQ4KD)));
+        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(G + kQ4KDmin)));
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+            const __m512 dx = _mm512_set1_ps(x[t][b].d);
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+            acc[t] = _mm512_fnmadd_ps(_mm512_mul_ps(dmin, dx), _mm512_cvtepi32_ps(imin[t]), acc[t]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(Y + (size_t)(t0 + t) * ldy + r0, mask, acc[t]);
+}
+
+constexpr int kQ4KToks = 4;
+
+void matmul_q4k_x16(const void* W, size_t w_row_bytes, const void* X, size_t x_row_bytes, float* Y, size_t ldy,
+                    int n_in, int n_tok, int row0, int row1) {
+    const int nb = n_in / QK_K;
+    const uint8_t* Xb = static_cast<const uint8_t*>(X);
+    const size_t group_bytes = (size_t)x16::kRows * w_row_bytes;
+    for (int r0 = row0 / x16::kRows * x16::kRows; r0 < row1; r0 += x16::kRows) {
+        const int lo = row0 > r0 ? row0 - r0 : 0, hi = row1 < r0 + x16::kRows ? row1 - r0 : x16::kRows;
+        const __mmask16 mask = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+        const uint8_t* G = static_cast<const uint8_t*>(W) + (size_t)(r0 / x16::kRows) * group_bytes;
+        int t = 0;
+        for (; t + kQ4KToks <= n_tok; t += kQ4KToks) tile_q4k<kQ4KToks>(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask);
+        switch (n_tok - t) {
+            case 3: tile_q4k<3>(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask); break;
+            case 2: tile_q4k<2>(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask); break;
+            case 1: tile_q4k<1>(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask); break;
+            default: break;
+        }
+    }
+}
+static_assert(kQ4KToks == 4, "matmul_q4k_x16's token tail handles 1 .. 3 tokens");
+
 }  // namespace
 
 void register_interleaved(KernelTable& t) {
+    t.matmul[EDGEQ_Q4_KX16] = {ACT_Q8_K, &matmul_q4k_x16};
     t.matmul[EDGEQ_Q4_0X16] = {ACT_Q8_0, &matmul_x16<FmtQ4_0>};
     t.matmul[EDGEQ_Q4_1X16] = {ACT_Q8_1, &matmul_x16<FmtQ4_1>};
     t.matmul[EDGEQ_Q5_0X16] = {ACT_Q8_0, &matmul_x16<FmtQ5_0>};
