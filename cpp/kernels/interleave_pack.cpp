@@ -34,8 +34,13 @@ Fields fields(uint32_t base) {
 
 // Block (of row i of the group) -> lane i of tile (zeroed beforehand: Q5_0's masks are ORed in).
 void block_to_lane(const Fields& f, const uint8_t* block, uint8_t* tile, int i) {
-    for (int j = 0; j < f.n_qs_words; j++)
-        for (int k = 0; k < 4; k++) tile[64 * j + 4 * i + k] = block[f.qs + 4 * j + k] ^ f.bias;
+    const uint32_t bias = 0x01010101u * f.bias;
+    for (int j = 0; j < f.n_qs_words; j++) {
+        uint32_t v;
+        std::memcpy(&v, block + f.qs + 4 * j, 4);
+        v ^= bias;
+        std::memcpy(tile + 64 * j + 4 * i, &v, 4);
+    }
     std::memcpy(tile + f.tile_d + 2 * i, block, 2);  // d leads every legacy block
     if (f.m) std::memcpy(tile + f.tile_d + 32 + 2 * i, block + f.m, 2);
     if (f.qh) {
@@ -52,8 +57,13 @@ void block_to_lane(const Fields& f, const uint8_t* block, uint8_t* tile, int i) 
 
 // Lane i of tile -> the block of row i.
 void lane_to_block(const Fields& f, const uint8_t* tile, int i, uint8_t* block) {
-    for (int j = 0; j < f.n_qs_words; j++)
-        for (int k = 0; k < 4; k++) block[f.qs + 4 * j + k] = tile[64 * j + 4 * i + k] ^ f.bias;
+    const uint32_t bias = 0x01010101u * f.bias;
+    for (int j = 0; j < f.n_qs_words; j++) {
+        uint32_t v;
+        std::memcpy(&v, tile + 64 * j + 4 * i, 4);
+        v ^= bias;
+        std::memcpy(block + f.qs + 4 * j, &v, 4);
+    }
     std::memcpy(block, tile + f.tile_d + 2 * i, 2);
     if (f.m) std::memcpy(block + f.m, tile + f.tile_d + 32 + 2 * i, 2);
     if (f.qh) {
