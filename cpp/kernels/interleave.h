@@ -1,4 +1,4 @@
-// The x16 layouts: weight blocks (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K) of 16 rows interleaved so that a
+// The x16 layouts: weight blocks (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K) of 16 rows interleaved so that a
 // SIMD register holds the same 4 values of 16 rows (lane i = row i). One integer multiply-add of
 // 4 weight bytes per lane with 4 activation bytes broadcast to every lane (AVX-512 vpdpbusd)
 // then gives each row its own int32 sum, with no horizontal reductions, and the 16 rows' scales
@@ -15,6 +15,7 @@
 //   Q5_0x16 (352 B): qs[4][16] u32 | qh[8] u64 | d[16] fp16
 //   Q8_0x16 (544 B): qs[8][16] u32 | d[16] fp16
 //   Q4_Kx16 (2368 B): qs[32][16] u32 | sc[8][16] u8 | m[8][16] u8 | d[16] fp16 | dmin[16] fp16
+//   Q6_Kx16 (3360 B): 2 x (qh[8][16] u32 | ql[16][16] u32) | sc[16][16] i8 | d[16] fp16
 // Q4 / Q5: qs[j][i] = bytes 4j .. 4j+3 of row i's qs (nibbles: values 4j+k low, 4j+16+k high), so
 //   register j & 15 holds values 4j .. 4j+3 and (j >> 4) & 15 values 4j+16 .. 4j+19: "group" G
 //   (G = 0 .. 7) of 4 values 4G .. 4G+3 is the low nibbles of qs[G] for G < 4, else the high
@@ -25,6 +26,12 @@
 // Q4_K: qs[k][i] = bytes 4k .. 4k+3 of row i's qs: sub-block j (values 32j .. 32j+31) is the low
 //   nibbles of qs[8 (j/2) .. 8 (j/2) + 7] for even j, the high nibbles for odd j, 4 values each;
 //   sc[j][i], m[j][i]: row i's six-bit scale and min of sub-block j, unpacked to bytes.
+// Q6_K: ql[k][i], qh[k][i] = bytes 4k .. 4k+3 of row i's ql, qh, stored in the order the kernels
+//   read them: half h (values 128h ..) holds qh[8h .. 8h+7] then ql[16h .. 16h+15]; sc[s][i] =
+//   row i's scales[s].
+//   The 4 values 16s + 4g .. 16s + 4g + 3 (sub-block s, g < 4; h = s / 8, u = (s % 8) / 2,
+//   l4 = 4 (s % 2) + g) have their low 4 bits in ql[16h + 8 (u & 1) + l4] (high nibbles if u >= 2)
+//   and their top 2 bits at bits 2u, 2u+1 of each byte of qh[8h + l4].
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // GGUF blocks <-> the x16 layouts (kernels/interleave.h). Both directions move one block of one
-// row into / out of lane i of a tile: the legacy types through one field map, Q4_K on its own.
+// row into / out of lane i of a tile: the legacy types through one field map, Q4_K and Q6_K on their own.
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -103,13 +103,39 @@ void q4k_lane_to_block(const uint8_t* tile, int i, uint8_t* block) {
     std::memcpy(block, &b, sizeof b);
 }
 
+// Q6_K: ql and qh as dwords in the order the kernels read them (per half h: qh then ql), the 16
+// int8 scales, d.
+constexpr size_t kQ6KSc = 3072, kQ6KD = kQ6KSc + 256;
+size_t q6k_ql(int k) { return 1536 * (k / 16) + 512 + 64 * (k % 16); }
+size_t q6k_qh(int k) { return 1536 * (k / 8) + 64 * (k % 8); }
+
+void q6k_block_to_lane(const uint8_t* block, uint8_t* tile, int i) {
+    block_q6_K b;
+    std::memcpy(&b, block, sizeof b);
+    for (int k = 0; k < 32; k++) std::memcpy(tile + q6k_ql(k) + 4 * i, b.ql + 4 * k, 4);
+    for (int k = 0; k < 16; k++) std::memcpy(tile + q6k_qh(k) + 4 * i, b.qh + 4 * k, 4);
+    for (int s = 0; s < 16; s++) std::memcpy(tile + kQ6KSc + 16 * s + i, &b.scales[s], 1);
+    std::memcpy(tile + kQ6KD + 2 * i, &b.d, 2);
+}
+
+void q6k_lane_to_block(const uint8_t* tile, int i, uint8_t* block) {
+    block_q6_K b;
+    for (int k = 0; k < 32; k++) std::memcpy(b.ql + 4 * k, tile + q6k_ql(k) + 4 * i, 4);
+    for (int k = 0; k < 16; k++) std::memcpy(b.qh + 4 * k, tile + q6k_qh(k) + 4 * i, 4);
+    for (int s = 0; s < 16; s++) std::memcpy(&b.scales[s], tile + kQ6KSc + 16 * s + i, 1);
+    std::memcpy(&b.d, tile + kQ6KD + 2 * i, 2);
+    std::memcpy(block, &b, sizeof b);
+}
+
 void to_lane(uint32_t base, const uint8_t* block, uint8_t* tile, int i) {
-    if (base == GGML_Q4_K) q4k_block_to_lane(block, tile, i);
+    if (base == GGML_Q6_K) q6k_block_to_lane(block, tile, i);
+    else if (base == GGML_Q4_K) q4k_block_to_lane(block, tile, i);
     else block_to_lane(fields(base), block, tile, i);
 }
 
 void from_lane(uint32_t base, const uint8_t* tile, int i, uint8_t* block) {
-    if (base == GGML_Q4_K) q4k_lane_to_block(tile, i, block);
+    if (base == GGML_Q6_K) q6k_lane_to_block(tile, i, block);
+    else if (base == GGML_Q4_K) q4k_lane_to_block(tile, i, block);
     else lane_to_block(fields(base), tile, i, block);
 }
 
@@ -122,6 +148,7 @@ uint32_t interleaved_type(uint32_t base) {
         case GGML_Q5_0: return EDGEQ_Q5_0X16;
         case GGML_Q8_0: return EDGEQ_Q8_0X16;
         case GGML_Q4_K: return EDGEQ_Q4_KX16;
+        case GGML_Q6_K: return EDGEQ_Q6_KX16;
         default: return 0;
     }
 }
@@ -133,6 +160,7 @@ uint32_t base_type(uint32_t x16_type) {
         case EDGEQ_Q5_0X16: return GGML_Q5_0;
         case EDGEQ_Q8_0X16: return GGML_Q8_0;
         case EDGEQ_Q4_KX16: return GGML_Q4_K;
+        case EDGEQ_Q6_KX16: return GGML_Q6_K;
         default: return 0;
     }
 }

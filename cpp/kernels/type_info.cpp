@@ -39,6 +39,7 @@ TypeInfo type_info(uint32_t type) {
         case EDGEQ_Q4_1X16: return {"Q4_1x16", QK4_1, sizeof(block_q4_1)};
         case EDGEQ_Q5_0X16: return {"Q5_0x16", QK5_0, sizeof(block_q5_0)};
         case EDGEQ_Q8_0X16: return {"Q8_0x16", QK8_0, sizeof(block_q8_0)};
+        case EDGEQ_Q6_KX16: return {"Q6_Kx16", QK_K, sizeof(block_q6_K)};
         case EDGEQ_Q4_KX16: return {"Q4_Kx16", QK_K, x16::kQ4KRowBlockBytes};  // scales as bytes: 4 more
         default: return {nullptr, 0, 0};
     }

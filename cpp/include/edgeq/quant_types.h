@@ -38,6 +38,7 @@ enum GgmlType : uint32_t {
     EDGEQ_Q5_0X16 = 60,
     EDGEQ_Q8_0X16 = 59,
     EDGEQ_Q4_KX16 = 58,
+    EDGEQ_Q6_KX16 = 57,
 };
 constexpr int kNumGgmlTypes = 64;  // table size; ids above this are rejected by the loader
 

@@ -227,10 +227,100 @@ __attribute__((always_inline)) inline void tile_q4k(const uint8_t* G, int nb, co
     for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(Y + (size_t)(t0 + t) * ldy + r0, mask, acc[t]);
 }
 
-constexpr int kQ4KToks = 4;
 
-void matmul_q4k_x16(const void* W, size_t w_row_bytes, const void* X, size_t x_row_bytes, float* Y, size_t ldy,
-                    int n_in, int n_tok, int row0, int row1) {
+// ---- Q6_Kx16 with Q8_K activations ---------------------------------------------------------------
+// Per super-block tile and token, as the reference: isum = sum_s sc[s] * sum_{k in s} (q - 32) x,
+// with sum (q - 32) x = (int32 dot of the unsigned 6-bit q) - 32 bsums[s], exact in int32 per
+// lane; then acc += (d dx) float(isum). Each 32-value quarter (h, u) unpacks 8 registers
+// (l4 = 0 .. 7): low 4 bits from ql, bits 4..5 from qh (kernels/interleave.h).
+
+
+constexpr size_t kQ6KHalf = 1536, kQ6KQl = 512, kQ6KSc = 3072, kQ6KD = kQ6KSc + 256;  // half h: qh[8] | ql[16]
+constexpr int kQ6KTile = 3360;
+
+// Bits 2u, 2u+1 of every byte of v -> bits 4, 5.
+template <int U>
+inline __m512i q6_high(__m512i v) {
+    const __m512i m = _mm512_set1_epi8(0x30);
+    if constexpr (U == 0) return _mm512_and_si512(_mm512_slli_epi16(v, 4), m);
+    else if constexpr (U == 1) return _mm512_and_si512(_mm512_slli_epi16(v, 2), m);
+    else if constexpr (U == 2) return _mm512_and_si512(v, m);
+    else return _mm512_and_si512(_mm512_srli_epi16(v, 2), m);
+}
+
+// Quarter U of half h: 8 registers w[l4] = low 4 bits (ql nibbles) | bits 4..5 (from qh), then
+// sub-blocks s0 = 8h + 2U (l4 < 4) and s0 + 1 for every token.
+template <int T, int U>
+__attribute__((always_inline)) inline void q6k_quarter(const uint8_t* G, int h, const __m512i (&ql)[8],
+                                                       const __m512i (&qh)[8], const block_q8_K* const (&x)[T], int b,
+                                                       __m512i (&isum)[T]) {
+    __m512i w[8];
+#pragma GCC unroll 8
+    for (int l4 = 0; l4 < 8; l4++) w[l4] = _mm512_or_si512(U >= 2 ? nibble_high(ql[l4]) : nibble_low(ql[l4]), q6_high<U>(qh[l4]));
+    const int s0 = 8 * h + 2 * U;
+    const __m512i sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(G + kQ6KSc + 16 * s0)));
+    const __m512i sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(G + kQ6KSc + 16 * s0 + 16)));
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+        const int8_t* q = x[t][b].qs + 16 * s0;
+        __m512i p0 = _mm512_set1_epi32(-32 * x[t][b].bsums[s0]), p1 = _mm512_set1_epi32(-32 * x[t][b].bsums[s0 + 1]);
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            p0 = _mm512_dpbusd_epi32(p0, w[g], _mm512_set1_epi32(load_i32(q + 4 * g)));
+            p1 = _mm512_dpbusd_epi32(p1, w[g + 4], _mm512_set1_epi32(load_i32(q + 16 + 4 * g)));
+        }
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(p0, sc0), _mm512_mullo_epi32(p1, sc1)));
+    }
+}
+
+template <int T>
+__attribute__((always_inline)) inline void tile_q6k(const uint8_t* G, int nb, const uint8_t* X, size_t x_row_bytes,
+                                                    int t0, float* Y, size_t ldy, int r0, __mmask16 mask) {
+    const block_q8_K* x[T];
+    __m512 acc[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+        x[t] = reinterpret_cast<const block_q8_K*>(X + (size_t)(t0 + t) * x_row_bytes);
+        acc[t] = _mm512_setzero_ps();
+    }
+    for (int b = 0; b < nb; b++, G += kQ6KTile) {
+        __m512i isum[T];
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            __m512i qh[8];
+#pragma GCC unroll 8
+            for (int l4 = 0; l4 < 8; l4++) qh[l4] = _mm512_loadu_si512(G + kQ6KHalf * h + 64 * l4);
+#pragma GCC unroll 2
+            for (int uu = 0; uu < 2; uu++) {  // ql[16h + 8uu ..]: quarters uu (low nibbles) and uu + 2 (high)
+                __m512i ql[8];
+#pragma GCC unroll 8
+                for (int l4 = 0; l4 < 8; l4++) ql[l4] = _mm512_loadu_si512(G + kQ6KHalf * h + kQ6KQl + 64 * (8 * uu + l4));
+                if (uu == 0) {
+                    q6k_quarter<T, 0>(G, h, ql, qh, x, b, isum);
+                    q6k_quarter<T, 2>(G, h, ql, qh, x, b, isum);
+                } else {
+                    q6k_quarter<T, 1>(G, h, ql, qh, x, b, isum);
+                    q6k_quarter<T, 3>(G, h, ql, qh, x, b, isum);
+                }
+            }
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(G + kQ6KD)));
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(x[t][b].d)), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) _mm512_mask_storeu_ps(Y + (size_t)(t0 + t) * ldy + r0, mask, acc[t]);
+}
+
+// The super-block x16 types' driver: each 16-row group meets every token, kKToks at a time;
+// Tile<T>::run computes one group x T tokens.
+constexpr int kKToks = 4;
+
+template <template <int> class Tile>
+void matmul_k_x16(const void* W, size_t w_row_bytes, const void* X, size_t x_row_bytes, float* Y, size_t ldy,
+                  int n_in, int n_tok, int row0, int row1) {
     const int nb = n_in / QK_K;
     const uint8_t* Xb = static_cast<const uint8_t*>(X);
     const size_t group_bytes = (size_t)x16::kRows * w_row_bytes;
@@ -239,21 +329,33 @@ void matmul_q4k_x16(const void* W, size_t w_row_bytes, const void* X, size_t x_r
         const __mmask16 mask = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
         const uint8_t* G = static_cast<const uint8_t*>(W) + (size_t)(r0 / x16::kRows) * group_bytes;
         int t = 0;
-        for (; t + kQ4KToks <= n_tok; t += kQ4KToks) tile_q4k<kQ4KToks>(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask);
+        for (; t + kKToks <= n_tok; t += kKToks) Tile<kKToks>::run(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask);
         switch (n_tok - t) {
-            case 3: tile_q4k<3>(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask); break;
-            case 2: tile_q4k<2>(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask); break;
-            case 1: tile_q4k<1>(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask); break;
+            case 3: Tile<3>::run(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask); break;
+            case 2: Tile<2>::run(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask); break;
+            case 1: Tile<1>::run(G, nb, Xb, x_row_bytes, t, Y, ldy, r0, mask); break;
             default: break;
         }
     }
 }
-static_assert(kQ4KToks == 4, "matmul_q4k_x16's token tail handles 1 .. 3 tokens");
+static_assert(kKToks == 4, "matmul_k_x16's token tail handles 1 .. 3 tokens");
+
+template <int T>
+struct TileQ4K {
+    static void run(const uint8_t* G, int nb, const uint8_t* X, size_t xrb, int t0, float* Y, size_t ldy, int r0,
+                    __mmask16 mask) { tile_q4k<T>(G, nb, X, xrb, t0, Y, ldy, r0, mask); }
+};
+template <int T>
+struct TileQ6K {
+    static void run(const uint8_t* G, int nb, const uint8_t* X, size_t xrb, int t0, float* Y, size_t ldy, int r0,
+                    __mmask16 mask) { tile_q6k<T>(G, nb, X, xrb, t0, Y, ldy, r0, mask); }
+};
 
 }  // namespace
 
 void register_interleaved(KernelTable& t) {
-    t.matmul[EDGEQ_Q4_KX16] = {ACT_Q8_K, &matmul_q4k_x16};
+    t.matmul[EDGEQ_Q4_KX16] = {ACT_Q8_K, &matmul_k_x16<TileQ4K>};
+    t.matmul[EDGEQ_Q6_KX16] = {ACT_Q8_K, &matmul_k_x16<TileQ6K>};
     t.matmul[EDGEQ_Q4_0X16] = {ACT_Q8_0, &matmul_x16<FmtQ4_0>};
     t.matmul[EDGEQ_Q4_1X16] = {ACT_Q8_1, &matmul_x16<FmtQ4_1>};
     t.matmul[EDGEQ_Q5_0X16] = {ACT_Q8_0, &matmul_x16<FmtQ5_0>};
