@@ -41,6 +41,7 @@ inline void unpack_q4(const uint8_t* p, __m512i (&u)[8]) {
 }
 
 struct FmtQ4_0 {
+    static constexpr int kPrefetch = 0;
     using XB = block_q8_0;
     static constexpr int kOffset = 8, kTile = 288, kD = 256;
     static constexpr bool kHasMin = false;
@@ -48,6 +49,7 @@ struct FmtQ4_0 {
 };
 
 struct FmtQ4_1 {
+    static constexpr int kPrefetch = 0;
     using XB = block_q8_1;
     static constexpr int kOffset = 0, kTile = 320, kD = 256;
     static constexpr bool kHasMin = true;  // m[16] follows d[16]
@@ -55,6 +57,7 @@ struct FmtQ4_1 {
 };
 
 struct FmtQ5_0 {
+    static constexpr int kPrefetch = 0;
     using XB = block_q8_0;
     static constexpr int kOffset = 16, kTile = 352, kD = 320;
     static constexpr bool kHasMin = false;
@@ -70,6 +73,9 @@ struct FmtQ5_0 {
 };
 
 struct FmtQ8_0 {
+    // Decode reads 2x the bytes per multiply-add of the Q4 formats; prefetching a few KB ahead
+    // streams from DRAM faster than the hardware prefetcher alone (gemv bench, 4096 x 2560 from DRAM: ~20 -> ~22 GB/s).
+    static constexpr int kPrefetch = 4096;
     using XB = block_q8_0;
     static constexpr int kOffset = 128, kTile = 544, kD = 512;  // stored as w + 128
     static constexpr bool kHasMin = false;
@@ -104,6 +110,8 @@ __attribute__((always_inline)) inline void tile(const uint8_t* G, int nb, const 
         acc[t] = _mm512_setzero_ps();
     }
     for (int b = 0; b < nb; b++, G += F::kTile) {
+        if constexpr (T == 1 && F::kPrefetch > 0)  // see FmtQ8_0
+            for (int off = 0; off < F::kTile; off += 64) _mm_prefetch((const char*)G + F::kPrefetch + off, _MM_HINT_T0);
         __m512i u[8];
         F::unpack(G, u);
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(G + F::kD)));
