@@ -127,16 +127,21 @@ void q6k_lane_to_block(const uint8_t* tile, int i, uint8_t* block) {
     std::memcpy(block, &b, sizeof b);
 }
 
-void to_lane(uint32_t base, const uint8_t* block, uint8_t* tile, int i) {
+// The legacy types' field map is looked up once per matrix / row (f: fields(base), else unused).
+void to_lane(uint32_t base, const Fields& f, const uint8_t* block, uint8_t* tile, int i) {
     if (base == GGML_Q6_K) q6k_block_to_lane(block, tile, i);
     else if (base == GGML_Q4_K) q4k_block_to_lane(block, tile, i);
-    else block_to_lane(fields(base), block, tile, i);
+    else block_to_lane(f, block, tile, i);
 }
 
-void from_lane(uint32_t base, const uint8_t* tile, int i, uint8_t* block) {
+void from_lane(uint32_t base, const Fields& f, const uint8_t* tile, int i, uint8_t* block) {
     if (base == GGML_Q6_K) q6k_lane_to_block(tile, i, block);
     else if (base == GGML_Q4_K) q4k_lane_to_block(tile, i, block);
-    else lane_to_block(fields(base), tile, i, block);
+    else lane_to_block(f, tile, i, block);
+}
+
+Fields fields_or_none(uint32_t base) {
+    return base == GGML_Q4_K || base == GGML_Q6_K ? Fields{} : fields(base);
 }
 
 }  // namespace
@@ -174,10 +179,11 @@ void pack(uint32_t base, const uint8_t* W, size_t row_bytes, int n_in, int n_out
     const size_t group_bytes = kRows * weight_row_bytes(type, n_in);
     const int nb = n_in / ggml_block_size(base);
     const std::vector<uint8_t> zero(block, 0);  // the padding rows' blocks: all zero
+    const Fields f = fields_or_none(base);
     for (int r = 0; r < (n_out + kRows - 1) / kRows * kRows; r++) {
         uint8_t* group = dst + (size_t)(r / kRows) * group_bytes;
         for (int b = 0; b < nb; b++)
-            to_lane(base, r < n_out ? W + (size_t)r * row_bytes + b * block : zero.data(), group + b * tile, r % kRows);
+            to_lane(base, f, r < n_out ? W + (size_t)r * row_bytes + b * block : zero.data(), group + b * tile, r % kRows);
     }
 }
 
@@ -186,7 +192,8 @@ void unpack_row(uint32_t x16_type, const uint8_t* packed, int n_in, int r, uint8
     const size_t block = ggml_type_size(base), tile = tile_bytes(x16_type);
     const int nb = n_in / ggml_block_size(base);
     const uint8_t* group = packed + (size_t)(r / kRows) * kRows * weight_row_bytes(x16_type, n_in);
-    for (int b = 0; b < nb; b++) from_lane(base, group + b * tile, r % kRows, row + b * block);
+    const Fields f = fields_or_none(base);
+    for (int b = 0; b < nb; b++) from_lane(base, f, group + b * tile, r % kRows, row + b * block);
 }
 
 }  // namespace edgeq::x16
