@@ -238,8 +238,8 @@ void bind_kernels(py::module_& m) {
           py::arg("y"), py::arg("row0"), py::arg("row1"), py::arg("isa") = "");
     m.def("tl_pack", &tl_pack, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"));
     m.def("x16_pack", &x16_pack, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"),
-          "Q4_0 / Q4_1 / Q5_0 / Q8_0 rows -> the 16-row interleaved layout (type x16_type(type))");
-    m.def("x16_type", &x16::interleaved_type, py::arg("type"), "the x16 layout's type id of a legacy type, else 0");
+          "Q4_0 / Q4_1 / Q5_0 / Q8_0 / Q4_K / Q6_K rows -> the 16-row interleaved layout (type x16_type(type))");
+    m.def("x16_type", &x16::interleaved_type, py::arg("type"), "the x16 layout's type id of a weight type, else 0");
     m.attr("TYPE_TL2") = (int)EDGEQ_TL2;
     m.attr("ACT_I8_TOKEN") = (int)ACT_I8_TOKEN;
     m.attr("ACT_I8_LUT3") = (int)ACT_I8_LUT3;
