@@ -88,7 +88,8 @@ void ThreadPool::worker_main(int thread) {
             const auto t0 = std::chrono::steady_clock::now();
             // stop_ too: work() may have consumed the destructor's generation bump (a late claim
             // lands on its empty stop job), and then no generation change is coming.
-            for (int spins = 0; (g = generation_of(job_.load(std::memory_order_acquire))) == seen && !stop_.load(std::memory_order_relaxed);
+            for (int spins = 0;
+                 (g = generation_of(job_.load(std::memory_order_acquire))) == seen && !stop_.load(std::memory_order_relaxed);
                  spins++) {
                 cpu_relax();
                 if ((spins & 255) == 255 && std::chrono::steady_clock::now() - t0 > kSpin) break;
