@@ -48,6 +48,15 @@ struct ModelPlan {
 // logits). Throws std::invalid_argument if n_ctx or n_batch is not positive.
 ModelPlan plan_model(const ModelConfig& cfg, const ModelWeights& w, int n_ctx, int n_batch);
 
+// How the GPU path loads the weights it plans from: every matrix in its file type (no ternary
+// lookup-table or x16 repacking: the GPU copies are dequantized from the file's blocks).
+inline LoadOptions load_options() {
+    LoadOptions opt;
+    opt.ternary_layout = TernaryLayout::Native;
+    opt.interleave = false;
+    return opt;
+}
+
 // The F16 device copy of a matrix: (n_out, n_in) halfs, row-major, from kt.dequantize_row.
 // Throws std::invalid_argument naming the tensor if its type cannot be dequantized or a value
 // does not fit in a half (|x| > 65504, or not finite).

@@ -9,6 +9,7 @@
 
 #include "backends/backend.h"
 #include "bindings/bindings.h"
+#include "kernels/interleave.h"
 #include "kernels/kernels.h"
 #include "kernels/ternary_lut.h"
 #include "kernels/ternary_lut_dword.h"
@@ -148,6 +149,21 @@ U8Array tl_pack(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, uint32_t 
     return out;
 }
 
+// W (n_out rows of a legacy type) -> its x16 layout (kernels/interleave.h).
+U8Array x16_pack(uint32_t type, U8Array w, int64_t n_out, int64_t n_in) {
+    const uint32_t x16_type = x16::interleaved_type(type);
+    if (!x16_type) throw std::invalid_argument(std::string("no x16 layout for ") + ggml_type_name(type));
+    const size_t rb = row_bytes_checked(type, n_in);
+    if (n_out <= 0 || (size_t)w.size() != rb * n_out) throw std::invalid_argument("weight bytes do not match (n_out, n_in)");
+    U8Array out((py::ssize_t)weight_matrix_bytes(x16_type, (int)n_in, (int)n_out));
+    std::memset(out.mutable_data(), 0, out.size());
+    {
+        py::gil_scoped_release release;
+        x16::pack(type, w.data(), rb, (int)n_in, (int)n_out, out.mutable_data());
+    }
+    return out;
+}
+
 // The GPU matmul (backends/backend.h): same arguments and result as matmul, no isa.
 F32Array cuda_matmul_py(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, F32Array x, const std::string& path) {
     if (x.ndim() != 2 || x.shape(1) != n_in) throw std::invalid_argument("x must be (n_tok, n_in)");
@@ -227,6 +243,9 @@ void bind_kernels(py::module_& m) {
           py::arg("y"), py::arg("row0"), py::arg("row1"), py::arg("isa") = "");
     m.def("tl_pack", &tl_pack, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"),
           py::arg("layout") = (uint32_t)EDGEQ_TL2);
+    m.def("x16_pack", &x16_pack, py::arg("type"), py::arg("w"), py::arg("n_out"), py::arg("n_in"),
+          "Q4_0 / Q4_1 / Q5_0 / Q8_0 / Q4_K / Q6_K rows -> the 16-row interleaved layout (type x16_type(type))");
+    m.def("x16_type", &x16::interleaved_type, py::arg("type"), "the x16 layout's type id of a weight type, else 0");
     m.attr("TYPE_TL2") = (int)EDGEQ_TL2;
     m.attr("TYPE_TL2D") = (int)EDGEQ_TL2D;
     m.attr("ACT_I8_TOKEN") = (int)ACT_I8_TOKEN;

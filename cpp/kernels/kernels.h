@@ -55,7 +55,9 @@ const char* act_type_name(int act);
 // Bytes of one weight row of n values (n a multiple of the block size): blocks plus any per-row
 // extra of an edgeq-internal layout (EDGEQ_TL2 keeps one fp16 scale per row).
 size_t weight_row_bytes(uint32_t type, int n);
-// Output rows a matmul kernel of this weight type computes together (EDGEQ_TL2: 64, else 1). Its
+// An edgeq-internal layout made at load time (EDGEQ_TL2, EDGEQ_*X16), never a file's tensor type.
+bool is_internal_type(uint32_t type);
+// Output rows a matmul kernel of this weight type computes together (EDGEQ_TL2: 64, x16: 16, else 1). Its
 // matrices hold n_out rounded up to it (weight_matrix_bytes), and callers that split rows between
 // threads should split on multiples of it (any split is correct; a misaligned one recomputes).
 int matmul_row_tile(uint32_t type);

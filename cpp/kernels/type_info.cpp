@@ -1,4 +1,5 @@
 // Sizes and names of GGUF tensor types, edgeq's internal layouts and activation formats.
+#include "kernels/interleave.h"
 #include "kernels/kernels.h"
 #include "kernels/ternary_lut.h"
 #include "kernels/ternary_lut_dword.h"
@@ -35,6 +36,13 @@ TypeInfo type_info(uint32_t type) {
         // Internal: bytes per 256-value block of a row; the row adds its fp16 scale (weight_row_bytes).
         case EDGEQ_TL2: return {"TL2", QK_K, tl::kBlockBytes / tl::kTileRows};
         case EDGEQ_TL2D: return {"TL2D", QK_K, tld::kBlockBytes / tld::kTileRows};
+        // Internal: the base type's blocks, 16 rows interleaved (kernels/interleave.h).
+        case EDGEQ_Q4_0X16: return {"Q4_0x16", QK4_0, sizeof(block_q4_0)};
+        case EDGEQ_Q4_1X16: return {"Q4_1x16", QK4_1, sizeof(block_q4_1)};
+        case EDGEQ_Q5_0X16: return {"Q5_0x16", QK5_0, sizeof(block_q5_0)};
+        case EDGEQ_Q8_0X16: return {"Q8_0x16", QK8_0, sizeof(block_q8_0)};
+        case EDGEQ_Q6_KX16: return {"Q6_Kx16", QK_K, sizeof(block_q6_K)};
+        case EDGEQ_Q4_KX16: return {"Q4_Kx16", QK_K, x16::kQ4KRowBlockBytes};  // scales as bytes: 4 more
         default: return {nullptr, 0, 0};
     }
 }
@@ -61,8 +69,12 @@ size_t weight_row_bytes(uint32_t type, int n) {
 }
 
 int matmul_row_tile(uint32_t type) {
-    return type == EDGEQ_TL2 ? tl::kTileRows : type == EDGEQ_TL2D ? tld::kTileRows : 1;
+    if (type == EDGEQ_TL2) return tl::kTileRows;
+    if (type == EDGEQ_TL2D) return tld::kTileRows;
+    return x16::base_type(type) ? x16::kRows : 1;
 }
+
+bool is_internal_type(uint32_t type) { return type == EDGEQ_TL2 || type == EDGEQ_TL2D || x16::base_type(type) != 0; }
 
 size_t weight_matrix_bytes(uint32_t type, int n_in, int n_out) {
     const int tile = matmul_row_tile(type);

@@ -86,14 +86,18 @@ void ThreadPool::worker_main(int thread) {
         unsigned g = generation_of(job_.load(std::memory_order_acquire));
         if (g == seen) {
             const auto t0 = std::chrono::steady_clock::now();
-            for (int spins = 0; (g = generation_of(job_.load(std::memory_order_acquire))) == seen; spins++) {
+            // stop_ too: work() may have consumed the destructor's generation bump (a late claim
+            // lands on its empty stop job), and then no generation change is coming.
+            for (int spins = 0;
+                 (g = generation_of(job_.load(std::memory_order_acquire))) == seen && !stop_.load(std::memory_order_relaxed);
+                 spins++) {
                 cpu_relax();
                 if ((spins & 255) == 255 && std::chrono::steady_clock::now() - t0 > kSpin) break;
             }
-            if (g == seen) {
+            if (g == seen && !stop_.load()) {
                 std::unique_lock<std::mutex> lock(mu_);
                 sleepers_.fetch_add(1, std::memory_order_seq_cst);
-                while ((g = generation_of(job_.load(std::memory_order_seq_cst))) == seen) cv_.wait(lock);
+                while ((g = generation_of(job_.load(std::memory_order_seq_cst))) == seen && !stop_.load()) cv_.wait(lock);
                 sleepers_.fetch_sub(1, std::memory_order_relaxed);
             }
         }

@@ -5,6 +5,7 @@
 #endif
 
 #include "model/i2s.h"
+#include "model/interleave_layout.h"
 #include "model/ternary_layout.h"
 
 #include <cmath>
@@ -36,7 +37,7 @@ const TensorView& find(const TensorMap& tensors, const std::string& name) {
 // Bytes a tensor of this type and GGUF shape must occupy; checks the row length fits the block.
 size_t expected_bytes(const std::string& name, const TensorView& t) {
     const int bs = ggml_block_size(t.type);
-    if (t.type == EDGEQ_TL2 || t.type == EDGEQ_TL2D) fail(name, "type " + std::to_string(t.type) + " is an edgeq-internal layout, not a file type");
+    if (is_internal_type(t.type)) fail(name, "type " + std::to_string(t.type) + " is an edgeq-internal layout, not a file type");
     if (bs == 0) fail(name, "unknown tensor type " + std::to_string(t.type));
     if (t.shape.empty()) fail(name, "has no dimensions");
     for (int64_t d : t.shape)
@@ -155,6 +156,20 @@ void advise_huge_pages(void* p, size_t n) {
 
 }  // namespace
 
+std::vector<std::pair<Matrix*, std::string>> projection_matrices(ModelWeights& w) {
+    std::vector<std::pair<Matrix*, std::string>> out;
+    for (size_t l = 0; l < w.layers.size(); l++) {
+        LayerWeights& L = w.layers[l];
+        const std::string p = "blk." + std::to_string(l) + ".";
+        for (auto [m, base] : {std::pair{&L.wq, "attn_q"}, {&L.wk, "attn_k"}, {&L.wv, "attn_v"},
+                               {&L.wo, "attn_output"}, {&L.w_gate, "ffn_gate"}, {&L.w_up, "ffn_up"},
+                               {&L.w_down, "ffn_down"}})
+            out.emplace_back(m, p + base + ".weight");
+    }
+    if (!w.tied_output) out.emplace_back(&w.output, "output.weight");
+    return out;
+}
+
 uint8_t* ModelWeights::allocate(size_t nbytes) {
     // Big buffers start on a 2 MiB boundary and ask for transparent huge pages: a decode step
     // streams every weight once, and 4 KiB pages cost a TLB miss per page (huge pages measured
@@ -212,6 +227,7 @@ ModelWeights load_weights(const ModelConfig& cfg, const TensorMap& tensors, cons
     if (tensors.count("rope_freqs.weight"))
         w.rope_freqs = load_vector(tensors, "rope_freqs.weight", cfg.rope_dim / 2, kt);
     apply_ternary_layout(w, opt.ternary_layout, kt);
+    if (opt.interleave) apply_interleaved_layout(w, kt);
     return w;
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/kernels.h"
@@ -74,6 +75,9 @@ TernaryLayout parse_ternary_layout(const std::string& s);  // "auto" | "native" 
 
 struct LoadOptions {
     TernaryLayout ternary_layout = TernaryLayout::Auto;
+    // Q4_0 / Q4_1 / Q5_0 / Q8_0 / Q4_K matrices are repacked at load into their x16 layouts
+    // (kernels/interleave.h) where the kernel table has SIMD kernels for them (model/interleave_layout.h).
+    bool interleave = true;
 };
 
 struct ModelWeights {
@@ -96,6 +100,10 @@ struct ModelWeights {
     uint8_t* allocate(size_t nbytes);
     std::vector<std::shared_ptr<uint8_t>> owned;
 };
+
+// The matrices the forward pass multiplies with, with their GGUF names: every layer's seven
+// projections and an untied output (a tied output is token_embd, whose rows are also looked up).
+std::vector<std::pair<Matrix*, std::string>> projection_matrices(ModelWeights& w);
 
 // Checks every tensor's presence, type (a kernel must exist in `kt`), shape and byte size
 // against `cfg`, then builds the weight views and applies opt.ternary_layout. Throws

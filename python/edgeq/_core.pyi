@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ACT_B1', 'ACT_I8_LUT3', 'ACT_I8_LUT3S', 'ACT_I8_TOKEN', 'ACT_Q8_PLANES', 'Model', 'TYPE_TL2', 'TYPE_TL2D', 'act_type_name', 'arch_flags', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_benchmark', 'cuda_matmul', 'cuda_status', 'dequantize', 'ggml_types', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'matmul_rows', 'quantize', 'quantize_act', 'quantize_rows', 'runnable_isas', 'tl_pack', 'type_name', 'type_size']
+__all__: list[str] = ['ACT_B1', 'ACT_I8_LUT3', 'ACT_I8_LUT3S', 'ACT_I8_TOKEN', 'ACT_Q8_PLANES', 'Model', 'TYPE_TL2', 'TYPE_TL2D', 'act_type_name', 'arch_flags', 'block_size', 'compiled_isas', 'cpu_features', 'cpu_model_name', 'cuda_available', 'cuda_benchmark', 'cuda_matmul', 'cuda_status', 'dequantize', 'ggml_types', 'has_quantizer', 'isa', 'matmul', 'matmul_act_type', 'matmul_kernel_isa', 'matmul_rows', 'quantize', 'quantize_act', 'quantize_rows', 'runnable_isas', 'tl_pack', 'type_name', 'type_size', 'x16_pack', 'x16_type']
 class Model:
     """
     A llama-style decoder over zero-copy GGUF tensors, with its KV cache
@@ -134,10 +134,18 @@ def type_name(arg0: typing.SupportsInt | typing.SupportsIndex) -> str:
     ...
 def type_size(arg0: typing.SupportsInt | typing.SupportsIndex) -> int:
     ...
+def x16_pack(type: typing.SupportsInt | typing.SupportsIndex, w: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], n_out: typing.SupportsInt | typing.SupportsIndex, n_in: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.uint8]:
+    """
+    Q4_0 / Q4_1 / Q5_0 / Q8_0 / Q4_K / Q6_K rows -> the 16-row interleaved layout (type x16_type(type))
+    """
+def x16_type(type: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    the x16 layout's type id of a weight type, else 0
+    """
 ACT_B1: int = 7
 ACT_I8_LUT3: int = 5
 ACT_I8_LUT3S: int = 8
 ACT_I8_TOKEN: int = 4
 ACT_Q8_PLANES: int = 6
 TYPE_TL2: int = 63
-TYPE_TL2D: int = 62
+TYPE_TL2D: int = 56

@@ -93,7 +93,7 @@ size_t want_bytes(uint32_t type, int n_out, int n_in) {
 void test_plan(bool tied) {
     const std::string tag = tied ? " (tied)" : " (untied)";
     TinyModel m(tied);
-    const ModelWeights w = load_weights(m.cfg, m.tensors, kernels());
+    const ModelWeights w = load_weights(m.cfg, m.tensors, kernels(), gpu::load_options());
     const int n_ctx = 40, n_batch = 16;
     const gpu::ModelPlan plan = gpu::plan_model(m.cfg, w, n_ctx, n_batch);
     expect_true(plan.matrices.size() == (size_t)(1 + 7 * kLayers + (tied ? 0 : 1)), "matrix count" + tag);
@@ -133,7 +133,7 @@ void test_plan(bool tied) {
 void test_f16_copies() {
     TinyModel m(false);
     const KernelTable& ref = kernels_for("ref");
-    const ModelWeights w = load_weights(m.cfg, m.tensors, kernels());
+    const ModelWeights w = load_weights(m.cfg, m.tensors, kernels(), gpu::load_options());
     const gpu::ModelPlan plan = gpu::plan_model(m.cfg, w, 8, 8);
     int checked = 0;
     for (const gpu::MatrixPlan& p : plan.matrices) {

@@ -2,11 +2,14 @@
 //   quantize_act[ACT_Q8_K]: bytes identical (integer codes, same float ops).
 //   dequantize_row: bits identical (same float32 ops in the same order).
 //   matmul: within a float bound (see check_matmul), on ragged shapes, row ranges and strides.
+//   Q4_Kx16 (kernels/interleave.h): packing round-trips exactly, its reference matmul equals
+//   Q4_K's bit for bit, every ISA's kernel is within Q4_K's bound.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
+#include "kernels/interleave.h"
 #include "test_util.h"
 
 using namespace edgeq;
@@ -151,26 +154,46 @@ void check_matmul(const KernelTable& ref, const KernelTable& isa, const KType& k
     const std::string what = std::string(isa.name) + " matmul " + k.name + " n_out=" + std::to_string(n_out) +
                              " n_in=" + std::to_string(n_in) + " n_tok=" + std::to_string(n_tok) + " rows [" +
                              std::to_string(row0) + "," + std::to_string(row1) + ")";
-    t::counters().comparisons++;
-    for (int ti = 0; ti < n_tok; ti++) {
-        for (size_t r = 0; r < ldy; r++) {
-            const float g = got[ti * ldy + r], e = want[ti * ldy + r];
-            bool ok;
-            if ((int)r < row0 || (int)r >= row1) {
-                ok = std::isnan(g);  // outside [row0, row1): untouched
-            } else {
-                double M = 0;
-                for (int i = 0; i < n_in; i++) M += (double)wmag[r * n_in + i] * xmag[(size_t)ti * n_in + i];
-                const double bound = 4.0 * (nb + 8) * eps * M;
-                ok = std::fabs((double)g - (double)e) <= bound;
-            }
-            if (!ok) {
-                std::fprintf(stderr, "FAIL %s: token %d row %zu: got %.9g want %.9g\n", what.c_str(), ti, r, g, e);
-                t::counters().failures++;
-                return;
+    // got (from isa) against want, within the bound; rows outside [row0, row1) untouched.
+    auto compare = [&](const std::vector<float>& got, const std::string& what) {
+        t::counters().comparisons++;
+        for (int ti = 0; ti < n_tok; ti++) {
+            for (size_t r = 0; r < ldy; r++) {
+                const float g = got[ti * ldy + r], e = want[ti * ldy + r];
+                bool ok;
+                if ((int)r < row0 || (int)r >= row1) {
+                    ok = std::isnan(g);
+                } else {
+                    double M = 0;
+                    for (int i = 0; i < n_in; i++) M += (double)wmag[r * n_in + i] * xmag[(size_t)ti * n_in + i];
+                    const double bound = 4.0 * (nb + 8) * eps * M;
+                    ok = std::fabs((double)g - (double)e) <= bound;
+                }
+                if (!ok) {
+                    std::fprintf(stderr, "FAIL %s: token %d row %zu: got %.9g want %.9g\n", what.c_str(), ti, r, g, e);
+                    t::counters().failures++;
+                    return;
+                }
             }
         }
+    };
+    compare(got, what);
+
+    const uint32_t x16_type = x16::interleaved_type(k.type);
+    if (!x16_type) return;
+    const size_t x16_row_bytes = weight_row_bytes(x16_type, n_in);
+    std::vector<uint8_t> packed(weight_matrix_bytes(x16_type, n_in, n_out), 0);
+    x16::pack(k.type, w.data(), w_row_bytes, n_in, n_out, packed.data());
+    std::vector<uint8_t> row(nb * k.block_bytes);
+    for (int r = 0; r < n_out; r++) {  // round trip
+        x16::unpack_row(x16_type, packed.data(), n_in, r, row.data());
+        if (!expect_bytes_equal(row.data(), &w[r * w_row_bytes], row.size(), what + " x16 round trip")) break;
     }
+    std::vector<float> x16_ref(ldy * n_tok, nan), x16_got(ldy * n_tok, nan);
+    ref.matmul[x16_type].fn(packed.data(), x16_row_bytes, xq.data(), x_row_bytes, x16_ref.data(), ldy, n_in, n_tok, 0, n_out);
+    t::expect_bits_equal(x16_ref.data(), want.data(), want.size(), "ref x16 " + what);
+    isa.matmul[x16_type].fn(packed.data(), x16_row_bytes, xq.data(), x_row_bytes, x16_got.data(), ldy, n_in, n_tok, row0, row1);
+    compare(x16_got, what + " x16");
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // Legacy block kernels (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights; Q8_0 / Q8_1 activations) of every ISA this CPU
 // runs, against the scalar reference: activation quantization and dequantization bit-exact,
-// matmul within a float-summation bound, on ragged shapes and random row ranges.
+// matmul within a float-summation bound, on ragged shapes and random row ranges. The same for
+// the x16 layouts (kernels/interleave.h) of Q4_0, Q4_1, Q5_0, Q8_0, whose packing must round-trip
+// exactly and whose reference matmul must equal the base type's bit for bit.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "kernels/interleave.h"
 #include "test_util.h"
 
 using namespace edgeq;
@@ -75,6 +78,29 @@ void test_dequantize(const KernelTable& ref, const KernelTable& k) {
             k.dequantize_row[type](w.data() + r * rb, got.data(), n_in);
             test::expect_bits_equal(got.data(), want.data(), n_in,
                                     std::string(k.name) + " dequantize " + ggml_type_name(type));
+        }
+    }
+}
+
+// x16 pack -> unpack_row gives back every row's bytes; padding rows are all zero.
+void test_x16_round_trip() {
+    for (uint32_t type : kTypes) {
+        const uint32_t x16_type = x16::interleaved_type(type);
+        if (!x16_type) continue;
+        for (int n_out : {1, 15, 16, 17, 67}) {
+            const int n_in = 96;
+            const size_t rb = (size_t)(n_in / 32) * ggml_type_size(type);
+            const auto w = random_weight_rows(type, n_out, n_in);
+            std::vector<uint8_t> packed(weight_matrix_bytes(x16_type, n_in, n_out), 0);
+            test::expect_true(packed.size() == (size_t)(n_out + 15) / 16 * 16 * rb, "x16 matrix bytes");
+            x16::pack(type, w.data(), rb, n_in, n_out, packed.data());
+            const std::string what = std::string("x16 round trip ") + ggml_type_name(type) + " n_out=" + std::to_string(n_out);
+            std::vector<uint8_t> row(rb), zero(rb, 0);
+            for (int r = 0; r < (n_out + 15) / 16 * 16; r++) {
+                x16::unpack_row(x16_type, packed.data(), n_in, r, row.data());
+                test::expect_bytes_equal(row.data(), r < n_out ? w.data() + r * rb : zero.data(), rb,
+                                         what + " row " + std::to_string(r));
+            }
         }
     }
 }
@@ -164,28 +190,46 @@ void test_matmul(const KernelTable& ref, const KernelTable& k) {
                         row1 = row0 + 1 + pick(rng()) % (n_out - row0);
                     }
                     const size_t ldy = n_out + 2;
-                    std::vector<float> want(n_tok * ldy, -7.0f), got(n_tok * ldy, -7.0f);
+                    std::vector<float> want(n_tok * ldy, -7.0f);
                     ref.matmul[type].fn(w.data(), wrb, xq.data(), xrb, want.data(), ldy, n_in, n_tok, row0, row1);
-                    k.matmul[type].fn(w.data(), wrb, xq.data(), xrb, got.data(), ldy, n_in, n_tok, row0, row1);
                     const std::string what = std::string(k.name) + " matmul " + ggml_type_name(type) +
                                              " n_out=" + std::to_string(n_out) + " n_in=" + std::to_string(n_in) +
                                              " n_tok=" + std::to_string(n_tok) + " rows [" + std::to_string(row0) +
                                              "," + std::to_string(row1) + ")";
-                    for (int t = 0; t < n_tok; t++) {
-                        for (size_t r = 0; r < ldy; r++) {
-                            const float g = got[t * ldy + r], wv = want[t * ldy + r];
-                            if ((int)r < row0 || (int)r >= row1) {  // outside the range: untouched
-                                test::expect_bits_equal(&g, &wv, 1, what + " (outside rows)");
-                                continue;
+                    // got (from the kernel under test) against want, within the bound.
+                    auto check = [&](const std::vector<float>& got, const std::string& what) {
+                        for (int t = 0; t < n_tok; t++) {
+                            for (size_t r = 0; r < ldy; r++) {
+                                const float g = got[t * ldy + r], wv = want[t * ldy + r];
+                                if ((int)r < row0 || (int)r >= row1) {  // outside the range: untouched
+                                    test::expect_bits_equal(&g, &wv, 1, what + " (outside rows)");
+                                    continue;
+                                }
+                                // i8mm prompt kernels keep the reference's float order: bit-exact.
+                                if (std::string(k.name) == "i8mm" && n_tok >= 2 && k.matmul[type].fn != ref.matmul[type].fn) {
+                                    test::expect_bits_equal(&g, &wv, 1, what + " (bit-exact)");
+                                    continue;
+                                }
+                                const double S = abs_terms(type, w.data() + r * wrb, xq.data() + t * xrb, nb);
+                                test::expect_close(&g, &wv, 1, (2.0 * nb + 28) * kU * S, 0.0, what);
                             }
-                            if (std::string(k.name) == "i8mm" && n_tok >= 2 && k.matmul[type].fn != ref.matmul[type].fn) {
-                                test::expect_bits_equal(&g, &wv, 1, what + " (bit-exact)");
-                                continue;
-                            }
-                            const double S = abs_terms(type, w.data() + r * wrb, xq.data() + t * xrb, nb);
-                            test::expect_close(&g, &wv, 1, (2.0 * nb + 28) * kU * S, 0.0, what);
                         }
-                    }
+                    };
+                    std::vector<float> got(n_tok * ldy, -7.0f);
+                    k.matmul[type].fn(w.data(), wrb, xq.data(), xrb, got.data(), ldy, n_in, n_tok, row0, row1);
+                    check(got, what);
+                    // The x16 layout: its reference equals the base reference bit for bit (same
+                    // arithmetic per row), this ISA's kernel is within the same bound.
+                    const uint32_t x16_type = x16::interleaved_type(type);
+                    if (!x16_type) continue;
+                    std::vector<uint8_t> packed(weight_matrix_bytes(x16_type, n_in, n_out), 0);
+                    x16::pack(type, w.data(), wrb, n_in, n_out, packed.data());
+                    std::vector<float> x16_ref(n_tok * ldy, -7.0f), x16_got(n_tok * ldy, -7.0f);
+                    ref.matmul[x16_type].fn(packed.data(), wrb, xq.data(), xrb, x16_ref.data(), ldy, n_in, n_tok, row0, row1);
+                    test::expect_bits_equal(x16_ref.data(), want.data(), want.size(), "ref x16 " + what);
+                    test::expect_true(k.matmul[x16_type].act == act, what + " x16 activation type");
+                    k.matmul[x16_type].fn(packed.data(), wrb, xq.data(), xrb, x16_got.data(), ldy, n_in, n_tok, row0, row1);
+                    check(x16_got, what + " x16");
                 }
             }
         }
@@ -196,6 +240,7 @@ void test_matmul(const KernelTable& ref, const KernelTable& k) {
 
 int main() {
     const KernelTable& ref = kernels_for("ref");
+    test_x16_round_trip();
     for (const auto& isa : test::isas_under_test()) {
         const KernelTable& k = kernels_for(isa);
         std::printf("testing %s\n", isa.c_str());

@@ -1,8 +1,10 @@
 // ThreadPool: every task of every dispatch runs exactly once, with a thread index in range, for
 // pool sizes above and below the core count, dispatches of 0..300 tasks back to back, after
-// idle gaps long enough for the workers to fall asleep, and with slow tasks.
+// idle gaps long enough for the workers to fall asleep, and with slow tasks; destruction right
+// after a dispatch never hangs.
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -56,6 +58,26 @@ int main() {
     for (int i = 0; i < 20; i++) {
         ThreadPool pool(3);
         if (i % 2) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    // Destruction right after a dispatch the caller may have finished alone: a worker whose late
+    // claim lands on the destructor's stop job must still stop (it used to sleep forever, and
+    // the destructor's join hung). A watchdog turns a hang into a failure.
+    {
+        std::atomic<bool> finished{false};
+        std::thread watchdog([&] {
+            for (int i = 0; i < 1200 && !finished.load(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            if (!finished.load()) {
+                std::fprintf(stderr, "FAIL ThreadPool destruction hung\n");
+                std::_Exit(1);
+            }
+        });
+        for (int i = 0; i < 20000; i++) {
+            ThreadPool pool(2);
+            pool.parallel_for(2, [](int, int) {});
+        }
+        finished = true;
+        watchdog.join();
+        check(true, "destruction after a dispatch", 2, 0);
     }
     bool threw = false;
     try {

@@ -146,3 +146,8 @@ def test_matmul_matches_float64(isa, qtype, n_out, n_in, n_tok):
     err = np.abs(y.astype(np.float64) - want)
     assert np.all(err <= bound), f"{isa}: max err/bound {np.max(err / bound):.3g}"
     assert np.max(M) > 0  # the comparison compared something
+    # The same weights in their x16 layout (16 rows interleaved, made at model load).
+    x16 = _core.x16_type(qtype)
+    y16 = _core.matmul(x16, _core.x16_pack(qtype, blocks.reshape(-1), n_out, n_in), n_out, n_in, x, isa=isa)
+    err = np.abs(y16.astype(np.float64) - want)
+    assert np.all(err <= bound), f"{isa} x16: max err/bound {np.max(err / bound):.3g}"

@@ -156,10 +156,17 @@ def test_matmul_quant_vs_float64(qtype, shape):
     raw = gguf.quants.quantize(w, qtype)
     x = activations(rng, n_tok, n_in)
     want, bound = oracle_quant(qtype, raw, n_out, n_in, x)
+    # The same weights in their x16 layout (16 rows interleaved, made at model load), if any.
+    x16 = _core.x16_type(int(qtype))
+    packed = _core.x16_pack(int(qtype), raw.reshape(-1), n_out, n_in) if x16 else None
     for isa in ISAS:
         got = _core.matmul(int(qtype), raw, n_out, n_in, x, isa=isa).astype(np.float64)
         err = np.abs(got - want)
         assert np.all(err <= bound), f"{isa}: max err {err.max():.3g}, worst ratio {(err / bound).max():.3g}"
+        if x16:
+            got = _core.matmul(x16, packed, n_out, n_in, x, isa=isa).astype(np.float64)
+            err = np.abs(got - want)
+            assert np.all(err <= bound), f"{isa} x16: max err {err.max():.3g}"
 
 
 @pytest.mark.parametrize("qtype", [T.F32, T.F16, T.BF16])

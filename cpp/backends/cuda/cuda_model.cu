@@ -60,9 +60,7 @@ struct CudaModel::Impl {
         // The CPU loader validates every tensor; ternary matrices stay in their file type (the
         // GPU copy is dequantized from it).
         const KernelTable& kt = kernels();
-        LoadOptions opt;
-        opt.ternary_layout = TernaryLayout::Native;
-        const ModelWeights w = load_weights(cfg, tensors, kt, opt);
+        const ModelWeights w = load_weights(cfg, tensors, kt, gpu::load_options());
         tied = w.tied_output;
         n_batch = std::min(kMaxBatch, n_ctx);
         plan = gpu::plan_model(cfg, w, n_ctx, n_batch);

@@ -17,7 +17,9 @@
 // (|isum| < 2^31: Q4_K 8*63*32*15*127 ~ 3.1e7, Q6_K 256*128*32*127 ~ 1.1e9.)
 #include <cmath>
 #include <cstring>
+#include <vector>
 
+#include "kernels/interleave.h"
 #include "kernels/ref/ref.h"
 
 namespace edgeq::ref {
@@ -164,7 +166,22 @@ static void matmul_k(const void* W, size_t w_row_bytes, const void* Xq, size_t x
     }
 }
 
+// The same for the x16 layouts (kernels/interleave.h): each row unpacked to its GGUF blocks first.
+template <uint32_t X16, typename Block, float (*Dot)(const Block*, const block_q8_K*, int)>
+static void matmul_k_x16(const void* W, size_t w_row_bytes, const void* Xq, size_t x_row_bytes, float* Y,
+                         size_t ldy, int n_in, int n_tok, int row0, int row1) {
+    const int nb = n_in / QK_K;
+    std::vector<Block> row(nb);
+    for (int r = row0; r < row1; r++) {
+        x16::unpack_row(X16, (const uint8_t*)W, n_in, r, (uint8_t*)row.data());
+        for (int t = 0; t < n_tok; t++)
+            Y[(size_t)t * ldy + r] = Dot(row.data(), (const block_q8_K*)((const uint8_t*)Xq + (size_t)t * x_row_bytes), nb);
+    }
+}
+
 void register_kquants(KernelTable& t) {
+    t.matmul[EDGEQ_Q4_KX16] = {ACT_Q8_K, matmul_k_x16<EDGEQ_Q4_KX16, block_q4_K, dot_q4_K_q8_K>};
+    t.matmul[EDGEQ_Q6_KX16] = {ACT_Q8_K, matmul_k_x16<EDGEQ_Q6_KX16, block_q6_K, dot_q6_K_q8_K>};
     t.quantize_act[ACT_Q8_K] = quantize_row_q8_K;
     t.dequantize_row[GGML_Q4_K] = dequantize_row_q4_K;
     t.dequantize_row[GGML_Q6_K] = dequantize_row_q6_K;

@@ -1,6 +1,7 @@
 // Scalar reference for the "legacy" GGUF block types: Q4_0, Q5_0 and Q8_0 weights with Q8_0
 // activations, Q4_1 and Q5_1 weights with Q8_1 activations (the pairs ggml uses), their row
-// dequantizers, and the Q8_0 / Q8_1 activation quantizers.
+// dequantizers, and the Q8_0 / Q8_1 activation quantizers; also the x16 layouts of Q4_0, Q4_1,
+// Q5_0, Q8_0 (kernels/interleave.h), whose rows are the same blocks interleaved.
 //
 // Activation quantization (per block of 32 values x[0..31]):
 //   d = amax / 127            (float division, amax = max |x[j]|)
@@ -18,7 +19,9 @@
 //   Q5_1 . Q8_1:  as Q4_1 with 5-bit qw
 #include <cmath>
 #include <cstring>
+#include <vector>
 
+#include "kernels/interleave.h"
 #include "kernels/ref/ref.h"
 
 namespace edgeq::ref {
@@ -193,9 +196,26 @@ void matmul_blocks(const void* W, size_t w_row_bytes, const void* X, size_t x_ro
                                             static_cast<const uint8_t*>(X) + (size_t)t * x_row_bytes, nb);
 }
 
+// The same for an x16 layout (kernels/interleave.h): each row unpacked to its GGUF blocks first.
+template <uint32_t X16, float (*VecDot)(const void*, const void*, int)>
+void matmul_x16(const void* W, size_t w_row_bytes, const void* X, size_t x_row_bytes, float* Y, size_t ldy, int n_in,
+                int n_tok, int row0, int row1) {
+    const int nb = n_in / 32;
+    std::vector<uint8_t> row(w_row_bytes);  // the x16 row bytes equal the base type's
+    for (int r = row0; r < row1; r++) {
+        x16::unpack_row(X16, static_cast<const uint8_t*>(W), n_in, r, row.data());
+        for (int t = 0; t < n_tok; t++)
+            Y[(size_t)t * ldy + r] = VecDot(row.data(), static_cast<const uint8_t*>(X) + (size_t)t * x_row_bytes, nb);
+    }
+}
+
 }  // namespace
 
 void register_legacy(KernelTable& t) {
+    t.matmul[EDGEQ_Q4_0X16] = {ACT_Q8_0, &matmul_x16<EDGEQ_Q4_0X16, vec_dot_q4_0_q8_0>};
+    t.matmul[EDGEQ_Q4_1X16] = {ACT_Q8_1, &matmul_x16<EDGEQ_Q4_1X16, vec_dot_q4_1_q8_1>};
+    t.matmul[EDGEQ_Q5_0X16] = {ACT_Q8_0, &matmul_x16<EDGEQ_Q5_0X16, vec_dot_q5_0_q8_0>};
+    t.matmul[EDGEQ_Q8_0X16] = {ACT_Q8_0, &matmul_x16<EDGEQ_Q8_0X16, vec_dot_q8_0_q8_0>};
     t.matmul[GGML_Q4_0] = {ACT_Q8_0, &matmul_blocks<vec_dot_q4_0_q8_0>};
     t.matmul[GGML_Q4_1] = {ACT_Q8_1, &matmul_blocks<vec_dot_q4_1_q8_1>};
     t.matmul[GGML_Q5_0] = {ACT_Q8_0, &matmul_blocks<vec_dot_q5_0_q8_0>};

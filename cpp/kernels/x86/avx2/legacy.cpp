@@ -27,19 +27,6 @@ namespace {
 
 inline float half(ggml_half h) { return _cvtsh_ss(h); }
 
-// Q5's qh (bit j = bit 4 of element j) -> 32 bytes, byte j = 0x10 if bit j is set. The shuffle
-// copies qh byte k to bytes 8k..8k+7 (it works within 128-bit lanes, and every 32-bit word of
-// the source is qh), the AND keeps bit (j mod 8) of byte j, the compare widens it to 0xFF.
-inline __m256i q5_high_bits(const uint8_t* qh) {
-    uint32_t h;
-    std::memcpy(&h, qh, 4);
-    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h),
-                                               _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL,
-                                                                  0x0303030303030303LL));
-    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
-}
-
 template <class Block>
 inline __m256i unpack_q5(const Block& b) { return _mm256_or_si256(unpack_nibbles(b.qs), q5_high_bits(b.qh)); }
 

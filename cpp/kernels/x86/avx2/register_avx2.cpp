@@ -4,6 +4,7 @@ namespace edgeq {
 void register_avx2(KernelTable& t) {
     avx2::register_float(t);
     avx2::register_legacy(t);
+    avx2::register_interleaved(t);
     avx2::register_kquants(t);
     avx2::register_ternary(t);
     avx2::register_ternary_lut(t);

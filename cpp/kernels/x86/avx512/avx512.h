@@ -6,6 +6,7 @@
 namespace edgeq::avx512 {
 void register_float(KernelTable& t);    // F32 / F16 / BF16 matmul, dot_f32, axpy_f32
 void register_legacy(KernelTable& t);   // Q4_0 / Q4_1 / Q8_0 matmul (VNNI)
+void register_interleaved(KernelTable& t);  // their x16 layouts (kernels/interleave.h)
 void register_kquants(KernelTable& t);
 void register_ternary(KernelTable& t);
 void register_ternary_lut(KernelTable& t);  // EDGEQ_TL2, ACT_I8_LUT3
