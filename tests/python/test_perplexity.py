@@ -45,8 +45,10 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def test_smollm2_matches_llamacpp(smollm2, shared_data):
-    """Same file, same text, same chunks: every running value within 0.5% of llama.cpp's
-    (edgeq and llama.cpp both quantize activations to 8 bits; measured differences <= 0.5%)."""
+    """Same file, same text, same chunks: every running value within 1% of llama.cpp's. Both
+    quantize activations to 8 bits, but llama.cpp keeps K/V in F16 (edgeq: F32) and sums in its
+    own order; measured: up to 0.67% (chunk 2, the scalar reference ISA; 0.53% AVX-512, 0.27%
+    AVX2), final values within 0.35%."""
     ref = json.loads((DATA / "smollm2_llamacpp_ppl.json").read_text())
     model = load_model(smollm2, n_ctx=ref["n_ctx"])
     text = (shared_data / ref["text"]).read_text(encoding="utf-8")
@@ -54,7 +56,7 @@ def test_smollm2_matches_llamacpp(smollm2, shared_data):
     ids = tok.encode(text, add_special=True)
     got = perplexity(model, ids, ref["n_ctx"], ref["chunks"], tok.bos_id if tok.add_bos else None)
     assert got.n_chunk == ref["chunks"] and got.count == ref["chunks"] * 255
-    np.testing.assert_allclose(got.chunk_ppl, ref["running_ppl"], rtol=5e-3)
+    np.testing.assert_allclose(got.chunk_ppl, ref["running_ppl"], rtol=1e-2)
     assert got.ppl_err == pytest.approx(ref["ppl_err"], rel=2e-2)
 
 
