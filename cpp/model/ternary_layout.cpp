@@ -25,26 +25,11 @@ constexpr int kTl2PrefillMinTokens = 8;
 
 bool is_ternary(uint32_t type) { return type == GGML_TQ2_0 || type == GGML_TQ1_0; }
 
-// The projections a layout applies to, with their GGUF names.
-std::vector<std::pair<Matrix*, std::string>> projections(ModelWeights& w) {
-    std::vector<std::pair<Matrix*, std::string>> out;
-    for (size_t l = 0; l < w.layers.size(); l++) {
-        LayerWeights& L = w.layers[l];
-        const std::string p = "blk." + std::to_string(l) + ".";
-        for (auto [m, base] : {std::pair{&L.wq, "attn_q"}, {&L.wk, "attn_k"}, {&L.wv, "attn_v"},
-                               {&L.wo, "attn_output"}, {&L.w_gate, "ffn_gate"}, {&L.w_up, "ffn_up"},
-                               {&L.w_down, "ffn_down"}})
-            out.emplace_back(m, p + base + ".weight");
-    }
-    if (!w.tied_output) out.emplace_back(&w.output, "output.weight");
-    return out;
-}
-
 }  // namespace
 
 void apply_ternary_layout(ModelWeights& w, TernaryLayout layout, const KernelTable& kt) {
     std::vector<std::pair<Matrix*, std::string>> todo;
-    for (auto& pm : projections(w))
+    for (auto& pm : projection_matrices(w))
         if (is_ternary(pm.first->type)) todo.push_back(pm);
     w.ternary_layout = todo.empty() ? "none" : "native";
     w.ternary_note.clear();

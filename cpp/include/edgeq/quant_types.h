@@ -32,13 +32,13 @@ enum GgmlType : uint32_t {
     // edgeq-internal run-time layouts, made at load time and never read from or written to a file
     // (the loader refuses them in a GGUF): ids from the top of the table down.
     EDGEQ_TL2 = 63,  // ternary lookup-table layout (kernels/ternary_lut.h)
-    // (62 is taken by EDGEQ_TL2D on main.) Blocks of 16 rows interleaved (kernels/interleave.h):
-    EDGEQ_Q4_0X16 = 61,
-    EDGEQ_Q4_1X16 = 60,
-    EDGEQ_Q5_0X16 = 59,
-    EDGEQ_Q8_0X16 = 58,
-    EDGEQ_Q4_KX16 = 57,
-    EDGEQ_Q6_KX16 = 56,
+    // Legacy blocks of 16 rows interleaved (kernels/interleave.h)
+    EDGEQ_Q4_0X16 = 62,
+    EDGEQ_Q4_1X16 = 61,
+    EDGEQ_Q5_0X16 = 60,
+    EDGEQ_Q8_0X16 = 59,
+    EDGEQ_Q4_KX16 = 58,
+    EDGEQ_Q6_KX16 = 57,
 };
 constexpr int kNumGgmlTypes = 64;  // table size; ids above this are rejected by the loader
 
