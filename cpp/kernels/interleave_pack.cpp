@@ -77,13 +77,12 @@ void lane_to_block(const Fields& f, const uint8_t* tile, int i, uint8_t* block) 
     }
 }
 
-// Q4_K: qs as 32 dwords, the 12 scale bytes unpacked to sc[8], m[8] (q4k_fields.h), d, dmin.
-constexpr size_t kQ4KSc = 2048, kQ4KM = kQ4KSc + 128, kQ4KD = kQ4KM + 128, kQ4KDmin = kQ4KD + 32;
+// Q4_K: the 12 scale bytes unpacked to sc[8], m[8] (q4k_fields.h), d, dmin, then qs as 32 dwords.
 
 void q4k_block_to_lane(const uint8_t* block, uint8_t* tile, int i) {
     block_q4_K b;
     std::memcpy(&b, block, sizeof b);
-    for (int k = 0; k < 32; k++) std::memcpy(tile + 64 * k + 4 * i, b.qs + 4 * k, 4);
+    for (int k = 0; k < 32; k++) std::memcpy(tile + kQ4KQs + 64 * k + 4 * i, b.qs + 4 * k, 4);
     for (int j = 0; j < 8; j++) quant::q4_K_scale_min(b.scales, j, tile + kQ4KSc + 16 * j + i, tile + kQ4KM + 16 * j + i);
     std::memcpy(tile + kQ4KD + 2 * i, &b.d, 2);
     std::memcpy(tile + kQ4KDmin + 2 * i, &b.dmin, 2);
@@ -91,7 +90,7 @@ void q4k_block_to_lane(const uint8_t* block, uint8_t* tile, int i) {
 
 void q4k_lane_to_block(const uint8_t* tile, int i, uint8_t* block) {
     block_q4_K b;
-    for (int k = 0; k < 32; k++) std::memcpy(b.qs + 4 * k, tile + 64 * k + 4 * i, 4);
+    for (int k = 0; k < 32; k++) std::memcpy(b.qs + 4 * k, tile + kQ4KQs + 64 * k + 4 * i, 4);
     uint8_t sc[8], m[8];
     for (int j = 0; j < 8; j++) {
         sc[j] = tile[kQ4KSc + 16 * j + i];
@@ -103,11 +102,10 @@ void q4k_lane_to_block(const uint8_t* tile, int i, uint8_t* block) {
     std::memcpy(block, &b, sizeof b);
 }
 
-// Q6_K: ql and qh as dwords in the order the kernels read them (per half h: qh then ql), the 16
-// int8 scales, d.
-constexpr size_t kQ6KSc = 3072, kQ6KD = kQ6KSc + 256;
-size_t q6k_ql(int k) { return 1536 * (k / 16) + 512 + 64 * (k % 16); }
-size_t q6k_qh(int k) { return 1536 * (k / 8) + 64 * (k % 8); }
+// Q6_K: the 16 int8 scales, d, then ql and qh as dwords in the order the kernels read them (per
+// half h: qh then ql).
+size_t q6k_ql(int k) { return kQ6KQ + kQ6KHalf * (k / 16) + kQ6KQl + 64 * (k % 16); }
+size_t q6k_qh(int k) { return kQ6KQ + kQ6KHalf * (k / 8) + 64 * (k % 8); }
 
 void q6k_block_to_lane(const uint8_t* block, uint8_t* tile, int i) {
     block_q6_K b;

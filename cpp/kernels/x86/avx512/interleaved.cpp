@@ -174,7 +174,7 @@ void matmul_x16(const void* W, size_t w_row_bytes, const void* X, size_t x_row_b
 // Per super-block tile and token, as the reference: isum = sum_j sc[j] * (int32 dot of sub-block
 // j) and imin = sum_j m[j] * (bsums of sub-block j), exact in int32 per lane (vpmulld), then
 // acc += (d dx) float(isum) - (dmin dx) float(imin).
-constexpr size_t kQ4KSc = 2048, kQ4KM = kQ4KSc + 128, kQ4KD = kQ4KM + 128, kQ4KDmin = kQ4KD + 32;
+using x16::kQ4KSc, x16::kQ4KM, x16::kQ4KD, x16::kQ4KDmin, x16::kQ4KQs;
 constexpr int kQ4KTile = 2368;
 
 inline __m512i bytes_to_i32(const uint8_t* p) {
@@ -198,7 +198,7 @@ __attribute__((always_inline)) inline void tile_q4k(const uint8_t* G, int nb, co
         for (int p = 0; p < 4; p++) {  // sub-blocks 2p (low nibbles) and 2p+1 (high) share qs[8p .. 8p+7]
             __m512i raw[8];
 #pragma GCC unroll 8
-            for (int g = 0; g < 8; g++) raw[g] = _mm512_loadu_si512(G + 64 * (8 * p + g));
+            for (int g = 0; g < 8; g++) raw[g] = _mm512_loadu_si512(G + kQ4KQs + 64 * (8 * p + g));
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
                 const int j = 2 * p + h;
@@ -243,7 +243,7 @@ __attribute__((always_inline)) inline void tile_q4k(const uint8_t* G, int nb, co
 // (l4 = 0 .. 7): low 4 bits from ql, bits 4..5 from qh (kernels/interleave.h).
 
 
-constexpr size_t kQ6KHalf = 1536, kQ6KQl = 512, kQ6KSc = 3072, kQ6KD = kQ6KSc + 256;  // half h: qh[8] | ql[16]
+using x16::kQ6KSc, x16::kQ6KD, x16::kQ6KQ, x16::kQ6KHalf, x16::kQ6KQl;  // half h: qh[8] | ql[16]
 constexpr int kQ6KTile = 3360;
 
 // Bits 2u, 2u+1 of every byte of v -> bits 4, 5.
@@ -298,12 +298,13 @@ __attribute__((always_inline)) inline void tile_q6k(const uint8_t* G, int nb, co
         for (int h = 0; h < 2; h++) {
             __m512i qh[8];
 #pragma GCC unroll 8
-            for (int l4 = 0; l4 < 8; l4++) qh[l4] = _mm512_loadu_si512(G + kQ6KHalf * h + 64 * l4);
+            for (int l4 = 0; l4 < 8; l4++) qh[l4] = _mm512_loadu_si512(G + kQ6KQ + kQ6KHalf * h + 64 * l4);
 #pragma GCC unroll 2
             for (int uu = 0; uu < 2; uu++) {  // ql[16h + 8uu ..]: quarters uu (low nibbles) and uu + 2 (high)
                 __m512i ql[8];
 #pragma GCC unroll 8
-                for (int l4 = 0; l4 < 8; l4++) ql[l4] = _mm512_loadu_si512(G + kQ6KHalf * h + kQ6KQl + 64 * (8 * uu + l4));
+                for (int l4 = 0; l4 < 8; l4++)
+                    ql[l4] = _mm512_loadu_si512(G + kQ6KQ + kQ6KHalf * h + kQ6KQl + 64 * (8 * uu + l4));
                 if (uu == 0) {
                     q6k_quarter<T, 0>(G, h, ql, qh, x, b, isum);
                     q6k_quarter<T, 2>(G, h, ql, qh, x, b, isum);
