@@ -52,7 +52,7 @@ SEED = 1234  # token ids are random but the same in every run
 
 # Columns of the markdown table: (header, width, right-aligned). Widths follow llama-bench.
 MD_COLUMNS = [("model", 30, False), ("size", 10, True), ("params", 10, True),
-              ("backend", 7, False), ("isa", 6, False), ("threads", 7, True),
+              ("backend", 7, False), ("isa", 11, False), ("threads", 7, True),
               ("test", 15, True), ("t/s", 20, True), ("weight GB/s", 11, True)]
 
 # CSV columns: the scalar JSON fields (llama-bench's csv leaves out the sample arrays too).
@@ -285,7 +285,7 @@ def md_row(r: dict) -> str:
     name = os.path.basename(r["model_filename"])
     gbps = "-" if r["weight_gbps"] is None else f"{r['weight_gbps']:.2f}"
     test = Test(r["n_prompt"], r["n_gen"]).name
-    # A model whose ternary matrices run in the TL2 layout: "avx512 tl".
+    # A model whose ternary matrices run in a lookup-table layout: "avx512 tl" (TL2), "avx512 tl2d".
     layout = r.get("ternary_layout")
     isa = r["isa"] + (f" {layout}" if layout in ("tl", "tl2d") else "")
     cells = [f"{name} ({r['model_type']})", f"{r['model_size'] / 2**20:.2f} MiB",
