@@ -141,8 +141,7 @@ U8Array tl_pack(uint32_t type, U8Array w, int64_t n_out, int64_t n_in, uint32_t 
     std::string why;
     {
         py::gil_scoped_release release;
-        why = layout == EDGEQ_TL2D ? tl::pack_dword(type, w.data(), rb, (int)n_in, (int)n_out, out.mutable_data())
-                                   : tl::pack(type, w.data(), rb, (int)n_in, (int)n_out, out.mutable_data());
+        why = tl::pack_layout(layout, type, w.data(), rb, (int)n_in, (int)n_out, out.mutable_data());
     }
     if (!why.empty())
         throw std::invalid_argument(std::string(ggml_type_name(type)) + " -> " + ggml_type_name(layout) + ": " + why);

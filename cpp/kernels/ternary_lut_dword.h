@@ -88,6 +88,10 @@ inline void triple_values(const int8_t* q, int j, int v[3]) {
 
 namespace edgeq::tl {
 // TQ2_0 / TQ1_0 / a reference-dequantizable matrix (n_out, n_in) -> TL2D at out
-// (weight_matrix_bytes(EDGEQ_TL2D, ...), zero-filled); "" or why it cannot be lossless (as pack).
+// (weight_matrix_bytes(EDGEQ_TL2D, ...) bytes, which it zeroes first: the packer ORs bits in);
+// "" or why it cannot be lossless (as pack).
 std::string pack_dword(uint32_t type, const uint8_t* W, size_t w_row_bytes, int n_in, int n_out, uint8_t* out);
+// pack or pack_dword, by the layout type (EDGEQ_TL2 or EDGEQ_TL2D).
+std::string pack_layout(uint32_t layout, uint32_t type, const uint8_t* W, size_t w_row_bytes, int n_in, int n_out,
+                        uint8_t* out);
 }  // namespace edgeq::tl

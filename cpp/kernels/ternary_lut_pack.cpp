@@ -165,6 +165,13 @@ std::string pack(uint32_t type, const uint8_t* W, size_t w_row_bytes, int n_in, 
                       pack_row_block);
 }
 
+std::string pack_layout(uint32_t layout, uint32_t type, const uint8_t* W, size_t w_row_bytes, int n_in, int n_out,
+                        uint8_t* out) {
+    if (layout == EDGEQ_TL2) return pack(type, W, w_row_bytes, n_in, n_out, out);
+    if (layout == EDGEQ_TL2D) return pack_dword(type, W, w_row_bytes, n_in, n_out, out);
+    return std::string(ggml_type_name(layout)) + " is not a ternary lookup-table layout";
+}
+
 std::string pack_dword(uint32_t type, const uint8_t* W, size_t w_row_bytes, int n_in, int n_out, uint8_t* out) {
     if (n_in > 0 && n_in % QK_K == 0 && n_out > 0)  // the writer ORs bits in: start from zero
         std::memset(out, 0, weight_matrix_bytes(EDGEQ_TL2D, n_in, n_out));

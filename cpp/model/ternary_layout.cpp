@@ -10,13 +10,29 @@
 
 namespace edgeq {
 
+namespace {
+
+constexpr std::pair<const char*, TernaryLayout> kLayoutNames[] = {
+    {"auto", TernaryLayout::Auto}, {"native", TernaryLayout::Native}, {"tl", TernaryLayout::TL},
+    {"tl2", TernaryLayout::TL2},   {"tl2d", TernaryLayout::TL2D},
+};
+
+std::string layout_name(TernaryLayout layout) {
+    for (const auto& [name, l] : kLayoutNames)
+        if (l == layout) return name;
+    return "?";
+}
+
+}  // namespace
+
 TernaryLayout parse_ternary_layout(const std::string& s) {
-    if (s == "auto") return TernaryLayout::Auto;
-    if (s == "native") return TernaryLayout::Native;
-    if (s == "tl") return TernaryLayout::TL;
-    if (s == "tl2") return TernaryLayout::TL2;
-    if (s == "tl2d") return TernaryLayout::TL2D;
-    throw std::invalid_argument("ternary_layout must be 'auto', 'native', 'tl', 'tl2' or 'tl2d', got '" + s + "'");
+    std::string names;  // 'auto', 'native', ... or 'tl2d'
+    const size_t n = sizeof kLayoutNames / sizeof kLayoutNames[0];
+    for (size_t i = 0; i < n; i++) {
+        if (s == kLayoutNames[i].first) return kLayoutNames[i].second;
+        names += std::string(i == 0 ? "'" : i + 1 == n ? " or '" : ", '") + kLayoutNames[i].first + "'";
+    }
+    throw std::invalid_argument("ternary_layout must be " + names + ", got '" + s + "'");
 }
 
 namespace {
@@ -62,18 +78,17 @@ void apply_ternary_layout(ModelWeights& w, TernaryLayout layout, const KernelTab
     std::vector<Matrix> converted;
     for (auto& [m, name] : todo) {
         uint8_t* data = staging.allocate(weight_matrix_bytes(type, m->n_in, m->n_out));
-        const std::string why = type == EDGEQ_TL2D ? tl::pack_dword(m->type, m->data, m->row_bytes, m->n_in, m->n_out, data)
-                                                   : tl::pack(m->type, m->data, m->row_bytes, m->n_in, m->n_out, data);
+        const std::string why = tl::pack_layout(type, m->type, m->data, m->row_bytes, m->n_in, m->n_out, data);
         if (!why.empty()) {
             const std::string note = "tensor '" + name + "' (" + ggml_type_name(m->type) + "): " + why;
             if (layout != TernaryLayout::Auto)
-                throw std::invalid_argument("ternary_layout=" + std::string(layout == TernaryLayout::TL2D ? "tl2d" : layout == TernaryLayout::TL2 ? "tl2" : "tl") + ": " + note);
+                throw std::invalid_argument("ternary_layout=" + layout_name(layout) + ": " + note);
             w.ternary_note = note;
             return;
         }
         Matrix c = *m;
         // The native form stays for prefill where its kernel is SIMD (see Matrix::prefill).
-        if (m->fn != kernels_for("ref").matmul[m->type].fn || std::string(kt.name) == "ref") {
+        if (ref_table || simd(m->type)) {
             c.prefill = {m->type, m->row_bytes, m->data, m->act, m->fn};
             c.prefill_min_tokens = kTl2PrefillMinTokens;
         }
